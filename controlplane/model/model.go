@@ -1,0 +1,215 @@
+// Package model is the control plane's view of the mesh: services, the
+// workloads behind them, and their identities. Kubernetes mode and
+// standalone mode both build a Mesh; the translator turns a Mesh into Envoy
+// configuration. A Mesh is a value: it is built whole, never mutated after,
+// and safe to share between goroutines.
+package model
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// DefaultTrustDomain is the trust domain used when none is configured.
+const DefaultTrustDomain = "cluster.local"
+
+// Mesh is everything the translator needs. Services and Workloads are sorted
+// by namespace, then name, so that translation is deterministic.
+type Mesh struct {
+	TrustDomain spiffeid.TrustDomain
+	Services    []Service
+	Workloads   []Workload
+}
+
+// Service is a named set of ports backed by the workloads its selector picks.
+type Service struct {
+	Name      string
+	Namespace string
+	// Selector picks workloads in the same namespace by label; a nil or
+	// empty selector picks none (as for a Kubernetes Service).
+	Selector map[string]string
+	Ports    []ServicePort
+}
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name string
+	Port uint32
+	// TargetPort is the workload port traffic goes to: a number, or the name
+	// of a workload port when TargetPortName is set.
+	TargetPort     uint32
+	TargetPortName string
+	// AppProtocol is the declared protocol ("tcp", "http", "grpc", ...),
+	// empty when undeclared.
+	AppProtocol string
+}
+
+// Workload is one instance of an application with its sidecar.
+type Workload struct {
+	Name           string
+	Namespace      string
+	ServiceAccount string
+	Labels         map[string]string
+	// Address is where other sidecars reach this workload's sidecar.
+	Address netip.Addr
+	// LocalAddress is the loopback address the app and its sidecar share.
+	LocalAddress netip.Addr
+	Ports        []WorkloadPort
+	Outbound     []Outbound
+	// BootstrapTokenSHA256 is the hex digest of the workload's CA bootstrap
+	// token; empty when the workload has none.
+	BootstrapTokenSHA256 string
+}
+
+// WorkloadPort is a port the workload serves: the sidecar accepts mTLS on
+// Address:Port and forwards to the app on LocalAddress:TargetPort.
+type WorkloadPort struct {
+	Name       string
+	Port       uint32
+	TargetPort uint32
+}
+
+// Outbound is a local listener on LocalAddress:LocalPort that carries the
+// app's traffic to one port of one Service.
+type Outbound struct {
+	Service   NamespacedName
+	Port      uint32
+	LocalPort uint32
+}
+
+// NamespacedName names a namespaced object.
+type NamespacedName struct {
+	Namespace string
+	Name      string
+}
+
+func (n NamespacedName) String() string { return n.Namespace + "/" + n.Name }
+
+// Endpoint is one workload instance behind a service port.
+type Endpoint struct {
+	Address  netip.AddrPort
+	Identity spiffeid.ID
+	Workload NamespacedName
+}
+
+// NodeID is the xDS node ID of a workload's sidecar: "<name>.<namespace>".
+func NodeID(name, namespace string) string { return name + "." + namespace }
+
+// ParseNodeID splits an xDS node ID made by NodeID.
+func ParseNodeID(id string) (NamespacedName, error) {
+	name, namespace, ok := strings.Cut(id, ".")
+	if !ok || name == "" || namespace == "" || strings.Contains(namespace, ".") {
+		return NamespacedName{}, fmt.Errorf("node ID %q is not of the form <name>.<namespace>", id)
+	}
+	return NamespacedName{Namespace: namespace, Name: name}, nil
+}
+
+// NodeID returns the xDS node ID of the workload's sidecar.
+func (w *Workload) NodeID() string { return NodeID(w.Name, w.Namespace) }
+
+// Key returns the workload's namespace and name.
+func (w *Workload) Key() NamespacedName {
+	return NamespacedName{Namespace: w.Namespace, Name: w.Name}
+}
+
+// Key returns the service's namespace and name.
+func (s *Service) Key() NamespacedName {
+	return NamespacedName{Namespace: s.Namespace, Name: s.Name}
+}
+
+// Identity is the SPIFFE ID of a service account in a trust domain.
+func Identity(td spiffeid.TrustDomain, namespace, serviceAccount string) (spiffeid.ID, error) {
+	return spiffeid.FromSegments(td, "ns", namespace, "sa", serviceAccount)
+}
+
+// Workload returns the workload with the given key, or nil.
+func (m *Mesh) Workload(key NamespacedName) *Workload {
+	i, ok := slices.BinarySearchFunc(m.Workloads, key, func(w Workload, k NamespacedName) int {
+		return compareKeys(w.Key(), k)
+	})
+	if !ok {
+		return nil
+	}
+	return &m.Workloads[i]
+}
+
+// Service returns the service with the given key, or nil.
+func (m *Mesh) Service(key NamespacedName) *Service {
+	i, ok := slices.BinarySearchFunc(m.Services, key, func(s Service, k NamespacedName) int {
+		return compareKeys(s.Key(), k)
+	})
+	if !ok {
+		return nil
+	}
+	return &m.Services[i]
+}
+
+// Endpoints returns the endpoints behind one port of a service, sorted by
+// address. A workload is an endpoint when the service's selector matches its
+// labels and it serves the port's target port (by number or by name).
+func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
+	var eps []Endpoint
+	for i := range m.Workloads {
+		w := &m.Workloads[i]
+		if w.Namespace != svc.Namespace || !selects(svc.Selector, w.Labels) {
+			continue
+		}
+		wp, ok := w.servePort(port)
+		if !ok {
+			continue
+		}
+		id, err := Identity(m.TrustDomain, w.Namespace, w.ServiceAccount)
+		if err != nil {
+			continue // validated when the mesh was built
+		}
+		eps = append(eps, Endpoint{
+			Address:  netip.AddrPortFrom(w.Address, uint16(wp.Port)) // ports are validated to fit,
+			Identity: id,
+			Workload: w.Key(),
+		})
+	}
+	slices.SortFunc(eps, func(a, b Endpoint) int { return a.Address.Compare(b.Address) })
+	return eps
+}
+
+func (w *Workload) servePort(sp ServicePort) (WorkloadPort, bool) {
+	for _, p := range w.Ports {
+		if sp.TargetPortName != "" && p.Name == sp.TargetPortName {
+			return p, true
+		}
+		if sp.TargetPortName == "" && p.Port == sp.TargetPort {
+			return p, true
+		}
+	}
+	return WorkloadPort{}, false
+}
+
+func selects(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func compareKeys(a, b NamespacedName) int {
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// Sort orders services and workloads as Mesh requires. Builders call it
+// once, after adding everything.
+func (m *Mesh) Sort() {
+	slices.SortFunc(m.Services, func(a, b Service) int { return compareKeys(a.Key(), b.Key()) })
+	slices.SortFunc(m.Workloads, func(a, b Workload) int { return compareKeys(a.Key(), b.Key()) })
+}
