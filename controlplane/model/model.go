@@ -167,7 +167,7 @@ func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
 			continue // validated when the mesh was built
 		}
 		eps = append(eps, Endpoint{
-			Address:  netip.AddrPortFrom(w.Address, uint16(wp.Port)) // ports are validated to fit,
+			Address:  netip.AddrPortFrom(w.Address, uint16(wp.Port)), //nolint:gosec // ports are validated to fit,
 			Identity: id,
 			Workload: w.Key(),
 		})
