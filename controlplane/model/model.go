@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/meshid"
 )
 
 // DefaultTrustDomain is the trust domain used when none is configured.
@@ -121,9 +123,9 @@ func (s *Service) Key() NamespacedName {
 	return NamespacedName{Namespace: s.Namespace, Name: s.Name}
 }
 
-// Identity is the SPIFFE ID of a service account in a trust domain.
-func Identity(td spiffeid.TrustDomain, namespace, serviceAccount string) (spiffeid.ID, error) {
-	return spiffeid.FromSegments(td, "ns", namespace, "sa", serviceAccount)
+// Identity returns the workload's SPIFFE ID in the mesh's trust domain.
+func (m *Mesh) Identity(w *Workload) (spiffeid.ID, error) {
+	return meshid.Workload(m.TrustDomain, w.Namespace, w.ServiceAccount)
 }
 
 // Workload returns the workload with the given key, or nil.
@@ -162,12 +164,12 @@ func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
 		if !ok {
 			continue
 		}
-		id, err := Identity(m.TrustDomain, w.Namespace, w.ServiceAccount)
+		id, err := m.Identity(w)
 		if err != nil {
 			continue // validated when the mesh was built
 		}
 		eps = append(eps, Endpoint{
-			Address:  netip.AddrPortFrom(w.Address, uint16(wp.Port)), //nolint:gosec // ports are validated to fit,
+			Address:  netip.AddrPortFrom(w.Address, uint16(wp.Port)), //nolint:gosec // ports are validated to fit
 			Identity: id,
 			Workload: w.Key(),
 		})
