@@ -25,3 +25,6 @@ func ControlPlane(td spiffeid.TrustDomain) spiffeid.ID {
 	}
 	return id
 }
+
+// NodeID is the xDS node ID of a workload's sidecar: "<name>.<namespace>".
+func NodeID(name, namespace string) string { return name + "." + namespace }

@@ -99,7 +99,7 @@ type Endpoint struct {
 }
 
 // NodeID is the xDS node ID of a workload's sidecar: "<name>.<namespace>".
-func NodeID(name, namespace string) string { return name + "." + namespace }
+func NodeID(name, namespace string) string { return meshid.NodeID(name, namespace) }
 
 // ParseNodeID splits an xDS node ID made by NodeID.
 func ParseNodeID(id string) (NamespacedName, error) {

@@ -1,0 +1,56 @@
+// Command weft-proxy is Weft's sidecar proxy:
+//
+//	weft-proxy --name backend-1 --namespace demo --service-account backend \
+//	    --control-plane 127.0.0.1:15012 --ca-root-file root-cert.pem --token-file token
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/weftmesh/weft/proxy"
+)
+
+func main() {
+	cfg, logLevel, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "weft-proxy:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := proxy.Run(ctx, cfg, log); err != nil {
+		log.Error("proxy failed", "error", err)
+		stop()
+		os.Exit(1) //nolint:gocritic // stop has run
+	}
+}
+
+func parseFlags(args []string) (proxy.Config, slog.Level, error) {
+	cfg := proxy.Default()
+	fs := flag.NewFlagSet("weft-proxy", flag.ContinueOnError)
+	fs.StringVar(&cfg.ControlPlaneAddress, "control-plane", cfg.ControlPlaneAddress, "host:port of the control plane (xDS and CA)")
+	fs.StringVar(&cfg.CARootFile, "ca-root-file", cfg.CARootFile, "PEM roots the control plane's certificate chains to")
+	fs.StringVar(&cfg.TrustDomain, "trust-domain", cfg.TrustDomain, "SPIFFE trust domain")
+	fs.StringVar(&cfg.Name, "name", cfg.Name, "name of the workload (pod) this proxy serves")
+	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "namespace of the workload")
+	fs.StringVar(&cfg.ServiceAccount, "service-account", cfg.ServiceAccount, "service account of the workload: its identity")
+	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the credential shown to the CA")
+	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump (keep on loopback)")
+	fs.DurationVar(&cfg.CertTTL, "cert-ttl", cfg.CertTTL, "certificate lifetime to ask the CA for (0: the CA's default)")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, level, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, level, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, level, cfg.Validate()
+}

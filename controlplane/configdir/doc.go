@@ -1,0 +1,28 @@
+// Package configdir is standalone mode's source of the mesh model: it reads
+// a directory of Kubernetes-shaped YAML (core v1 Services and
+// mesh.weft.dev/v1alpha1 Workloads) into a model.Mesh, and watches the
+// directory for changes.
+//
+// Load reads every *.yaml and *.yml file directly in the directory (sorted
+// by name; hidden files and subdirectories are skipped), each holding one or
+// more documents separated by "---". Decoding is strict: an unknown field is
+// an error, as with kubectl's server-side validation. Every problem found is
+// reported at once, as an *Error whose Problems name the file, the line and
+// the field at fault:
+//
+//	services.yaml:12: spec.ports[0].port: must be between 1 and 65535
+//
+// Defaults follow Kubernetes: an object without a namespace is in
+// "default", a Service port without a targetPort targets its own port. For
+// a Workload, localAddress defaults to 127.0.0.1, a port's targetPort to its
+// port, and an outbound listener's localPort to its service port. An
+// outbound service is written "name" (the workload's namespace) or
+// "name.namespace"; it may name a Service that does not exist yet.
+//
+// A Watcher keeps a running control plane in step with the directory: it
+// watches the directory itself, so that editors that replace a file by
+// renaming over it and Kubernetes ConfigMap volumes (which swap a "..data"
+// symlink) are both seen, and it hands on only configurations that load
+// without problems. A broken edit is logged and the last good mesh stays in
+// force until the directory is fixed.
+package configdir

@@ -1,0 +1,218 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	cav1 "github.com/weftmesh/weft/api/ca/v1"
+	"github.com/weftmesh/weft/controlplane/ca"
+	"github.com/weftmesh/weft/controlplane/configdir"
+	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/xds"
+)
+
+// servingCertTTL is the lifetime of the control plane's own certificate; it
+// is reissued at half-life.
+const servingCertTTL = 24 * time.Hour
+
+// ControlPlane is a running control plane. Create it with New, then Start.
+type ControlPlane struct {
+	cfg Config
+	log *slog.Logger
+
+	registry *prometheus.Registry
+	xds      *xds.Server
+	ready    atomic.Bool
+
+	xdsListener     net.Listener
+	monitorListener net.Listener
+	grpcServer      *grpc.Server
+	httpServer      *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// New returns a control plane that does nothing until Start.
+func New(cfg Config, log *slog.Logger) *ControlPlane {
+	return &ControlPlane{
+		cfg:      cfg,
+		log:      log,
+		registry: prometheus.NewRegistry(),
+		errc:     make(chan error, 4),
+	}
+}
+
+// Start loads (or creates) the CA, binds both ports and starts serving and
+// watching the config directory. It returns once the ports are bound; the
+// first configuration is pushed as soon as the directory has been read.
+func (c *ControlPlane) Start(ctx context.Context) error {
+	if err := c.cfg.Validate(); err != nil {
+		return err
+	}
+	td, err := spiffeid.TrustDomainFromString(c.cfg.TrustDomain)
+	if err != nil {
+		return fmt.Errorf("trust domain: %w", err)
+	}
+	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	authority, err := ca.LoadOrCreate(c.cfg.StateDir, td, time.Now)
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	c.xds = xds.New(xds.Config{Logger: c.log.With("component", "xds"), Registerer: c.registry})
+	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return tokenEntries(c.xds.Mesh()) })
+	certs, err := ca.NewService(authority, authn, ca.ServiceConfig{
+		DefaultTTL: c.cfg.DefaultCertTTL,
+		MaxTTL:     c.cfg.MaxCertTTL,
+	}, c.log.With("component", "ca"), c.registry)
+	if err != nil {
+		return fmt.Errorf("certificate service: %w", err)
+	}
+
+	serving := &servingCert{authority: authority, dnsNames: c.cfg.ServingDNSNames, ttl: servingCertTTL}
+	tlsConfig := &tls.Config{
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: serving.get,
+		// The CA service admits callers without a certificate (they hold a
+		// token instead); the xDS service refuses them.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  certPool(authority.Bundle()),
+	}
+
+	var lc net.ListenConfig
+	if c.xdsListener, err = lc.Listen(ctx, "tcp", c.cfg.XDSAddress); err != nil {
+		return fmt.Errorf("listening for xDS: %w", err)
+	}
+	if c.monitorListener, err = lc.Listen(ctx, "tcp", c.cfg.MonitorAddress); err != nil {
+		_ = c.xdsListener.Close()
+		return fmt.Errorf("listening for monitoring: %w", err)
+	}
+
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.grpcServer = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsConfig)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	c.xds.Register(ctx, c.grpcServer)
+	cav1.RegisterCertificateServiceServer(c.grpcServer, certs)
+	c.httpServer = &http.Server{Handler: c.monitorHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	watcher := configdir.NewWatcher(c.cfg.ConfigDir, td, c.log.With("component", "configdir"))
+	c.goFatal(func() error {
+		return watcher.Run(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
+	})
+	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
+	c.goFatal(func() error {
+		if err := c.httpServer.Serve(c.monitorListener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	c.log.Info("control plane started", "xds", c.xdsListener.Addr().String(), "monitor", c.monitorListener.Addr().String(), "trust_domain", td.String())
+	return nil
+}
+
+func (c *ControlPlane) apply(ctx context.Context, m *model.Mesh) {
+	if err := c.xds.Update(ctx, m); err != nil {
+		c.log.Error("configuration not fully applied", "error", err)
+	}
+	c.ready.Store(true)
+	c.log.Info("configuration applied", "services", len(m.Services), "workloads", len(m.Workloads))
+}
+
+// goFatal runs f in a goroutine; an error it returns ends Run.
+func (c *ControlPlane) goFatal(f func() error) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := f(); err != nil {
+			select {
+			case c.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// Errors delivers the first fatal error of a started control plane.
+func (c *ControlPlane) Errors() <-chan error { return c.errc }
+
+// XDSAddr is the bound address of the xDS and CA port.
+func (c *ControlPlane) XDSAddr() net.Addr { return c.xdsListener.Addr() }
+
+// MonitorAddr is the bound address of the metrics and debug port.
+func (c *ControlPlane) MonitorAddr() net.Addr { return c.monitorListener.Addr() }
+
+// XDS is the xDS server, for tests that need to send what the translator
+// would not.
+func (c *ControlPlane) XDS() *xds.Server { return c.xds }
+
+// Close stops serving and waits for every goroutine Start began. Streams
+// get a second to end before they are cut.
+func (c *ControlPlane) Close() error {
+	if c.cancel == nil {
+		return nil
+	}
+	c.cancel()
+	force := time.AfterFunc(time.Second, c.grpcServer.Stop)
+	c.grpcServer.GracefulStop()
+	force.Stop()
+	err := c.httpServer.Close()
+	c.wg.Wait()
+	return err
+}
+
+// Run starts a control plane and serves until ctx ends or it fails.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	c := New(cfg, log)
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-c.Errors():
+	}
+	return errors.Join(err, c.Close())
+}
+
+func certPool(certs []*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, cert := range certs {
+		pool.AddCert(cert)
+	}
+	return pool
+}
+
+// tokenEntries lists the bootstrap tokens of the mesh's workloads.
+func tokenEntries(m *model.Mesh) []ca.TokenEntry {
+	if m == nil {
+		return nil
+	}
+	var out []ca.TokenEntry
+	for _, w := range m.Workloads {
+		if w.BootstrapTokenSHA256 != "" {
+			out = append(out, ca.TokenEntry{SHA256Hex: w.BootstrapTokenSHA256, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount})
+		}
+	}
+	return out
+}

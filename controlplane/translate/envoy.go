@@ -1,0 +1,119 @@
+package translate
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// connectTimeout is the connect timeout of every cluster.
+const connectTimeout = 5 * time.Second
+
+// socketAddress is a TCP address for a listener or an endpoint.
+func socketAddress(addr netip.Addr, port uint32) *core.Address {
+	return &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
+		Protocol:      core.SocketAddress_TCP,
+		Address:       addr.String(),
+		PortSpecifier: &core.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+// tcpProxyFilter is the network filter that sends a connection to cluster.
+func tcpProxyFilter(clusterName string) (*listener.Filter, error) {
+	cfg, err := typed(&tcpproxy.TcpProxy{
+		// Envoy requires a stat prefix; the cluster name is unique per proxy.
+		StatPrefix:       clusterName,
+		ClusterSpecifier: &tcpproxy.TcpProxy_Cluster{Cluster: clusterName},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &listener.Filter{
+		Name:       wellknown.TCPProxy,
+		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
+	}, nil
+}
+
+// tcpListener is a listener with one filter chain that proxies to
+// clusterName, behind ts when ts is not nil.
+func tcpListener(name string, addr netip.Addr, port uint32, clusterName string, ts *core.TransportSocket) (*listener.Listener, error) {
+	f, err := tcpProxyFilter(clusterName)
+	if err != nil {
+		return nil, err
+	}
+	return &listener.Listener{
+		Name:    name,
+		Address: socketAddress(addr, port),
+		FilterChains: []*listener.FilterChain{{
+			Filters:         []*listener.Filter{f},
+			TransportSocket: ts,
+		}},
+	}, nil
+}
+
+// lbEndpoint is one endpoint of a load assignment.
+func lbEndpoint(addr netip.Addr, port uint32) *endpoint.LbEndpoint {
+	return &endpoint.LbEndpoint{HostIdentifier: &endpoint.LbEndpoint_Endpoint{
+		Endpoint: &endpoint.Endpoint{Address: socketAddress(addr, port)},
+	}}
+}
+
+// loadAssignment puts eps in one locality; no endpoints give no locality.
+func loadAssignment(clusterName string, eps []*endpoint.LbEndpoint) *endpoint.ClusterLoadAssignment {
+	cla := &endpoint.ClusterLoadAssignment{ClusterName: clusterName}
+	if len(eps) > 0 {
+		cla.Endpoints = []*endpoint.LocalityLbEndpoints{{LbEndpoints: eps}}
+	}
+	return cla
+}
+
+// baseCluster holds what every cluster shares.
+func baseCluster(name string, typ cluster.Cluster_DiscoveryType) *cluster.Cluster {
+	return &cluster.Cluster{
+		Name:                 name,
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: typ},
+		ConnectTimeout:       durationpb.New(connectTimeout),
+		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
+	}
+}
+
+// typed packs a typed_config. Marshalling is deterministic so that equal
+// inputs give byte-identical resources even once configs hold maps.
+func typed(m proto.Message) (*anypb.Any, error) {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		return nil, fmt.Errorf("packing %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return a, nil
+}
+
+// checkBinds fails when two listeners bind the same address and port.
+func checkBinds(ls []types.Resource) error {
+	seen := make(map[string]string, len(ls))
+	for _, r := range ls {
+		l, ok := r.(*listener.Listener)
+		if !ok {
+			return fmt.Errorf("listener list holds a %T", r)
+		}
+		sa := l.GetAddress().GetSocketAddress()
+		key := net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))
+		if other, dup := seen[key]; dup {
+			return fmt.Errorf("listeners %q and %q both bind %s", other, l.GetName(), key)
+		}
+		seen[key] = l.GetName()
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package translate
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/weftmesh/weft/controlplane/model"
+)
+
+// Resources are the xDS resources of one proxy keyed by type URL
+// (resource.ListenerType, resource.ClusterType, resource.EndpointType). Every
+// key is present, possibly with an empty slice, and each slice is sorted by
+// resource name; cache.NewSnapshot accepts the map as it is.
+type Resources map[resource.Type][]types.Resource
+
+// Proxy returns the resources of the sidecar of workload w in mesh m. The
+// mesh must be sorted (model.Mesh.Sort) and w need not be one of its
+// workloads. A WorkloadPort's zero TargetPort and an Outbound's zero
+// LocalPort default to its Port, as in the Workload API.
+//
+// An Outbound whose Service (or service port) does not exist is not an
+// error: it gets its listener and an EDS cluster whose assignment has no
+// endpoints, and no SAN matchers. Proxy fails only on input no proxy could
+// run: a mesh without a trust domain, a workload without a valid identity or
+// with an address it needs missing, a port outside 1–65535, or two
+// resources with the same name or two listeners on the same address.
+func Proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
+	if m == nil || w == nil {
+		return nil, errors.New("translate: nil mesh or workload")
+	}
+	res, err := proxy(m, w)
+	if err != nil {
+		return nil, fmt.Errorf("translating workload %s: %w", w.Key(), err)
+	}
+	return res, nil
+}
+
+func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
+	if m.TrustDomain.IsZero() {
+		return nil, errors.New("mesh has no trust domain")
+	}
+	if _, err := m.Identity(w); err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if len(w.Ports) > 0 && !w.Address.IsValid() {
+		return nil, errors.New("workload serves ports but has no address")
+	}
+	if (len(w.Ports) > 0 || len(w.Outbound) > 0) && !w.LocalAddress.IsValid() {
+		return nil, errors.New("workload has ports or outbound entries but no local address")
+	}
+
+	res := Resources{
+		resource.ListenerType: {},
+		resource.ClusterType:  {},
+		resource.EndpointType: {},
+	}
+	for _, p := range w.Ports {
+		l, c, err := inbound(m.TrustDomain, w, p)
+		if err != nil {
+			return nil, fmt.Errorf("port %d: %w", p.Port, err)
+		}
+		res[resource.ListenerType] = append(res[resource.ListenerType], l)
+		res[resource.ClusterType] = append(res[resource.ClusterType], c)
+	}
+	for _, o := range w.Outbound {
+		l, c, cla, err := outbound(m, w, o)
+		if err != nil {
+			return nil, fmt.Errorf("outbound %s port %d: %w", o.Service, o.Port, err)
+		}
+		res[resource.ListenerType] = append(res[resource.ListenerType], l)
+		res[resource.ClusterType] = append(res[resource.ClusterType], c)
+		res[resource.EndpointType] = append(res[resource.EndpointType], cla)
+	}
+
+	for _, typ := range []resource.Type{resource.ListenerType, resource.ClusterType, resource.EndpointType} {
+		rs := res[typ]
+		slices.SortFunc(rs, func(a, b types.Resource) int {
+			return cmp.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
+		})
+		for i := 1; i < len(rs); i++ {
+			if name := cache.GetResourceName(rs[i]); name == cache.GetResourceName(rs[i-1]) {
+				return nil, fmt.Errorf("two %s resources named %q", typeName(typ), name)
+			}
+		}
+	}
+	if err := checkBinds(res[resource.ListenerType]); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// typeName is the short name of a type URL, for errors.
+func typeName(typ resource.Type) string {
+	switch typ {
+	case resource.ListenerType:
+		return "listener"
+	case resource.ClusterType:
+		return "cluster"
+	case resource.EndpointType:
+		return "endpoint"
+	default:
+		return typ
+	}
+}
+
+// validPort reports whether p fits a TCP port and is not zero.
+func validPort(p uint32) bool { return p >= 1 && p <= 65535 }
+
+// orDefault returns p, or def when p is zero.
+func orDefault(p, def uint32) uint32 {
+	if p == 0 {
+		return def
+	}
+	return p
+}

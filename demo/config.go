@@ -1,0 +1,55 @@
+package demo
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Config configures a demo run. Start from Default.
+type Config struct {
+	// BinDir holds weft-controlplane and weft-proxy.
+	BinDir string
+	// Out receives the report.
+	Out io.Writer
+	// Connections and RoundTrips shape the traffic: each connection carries
+	// RoundTrips request/response exchanges. NewConnections more are each
+	// opened for one exchange, to measure connection set-up through both
+	// sidecars.
+	Connections    int
+	RoundTrips     int
+	NewConnections int
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// KeepDir keeps the working directory (configuration, logs) after the
+	// run; it is always kept when the run fails.
+	KeepDir bool
+}
+
+// Default returns the configuration `weftctl demo` uses.
+func Default() Config {
+	return Config{
+		Connections:    4,
+		RoundTrips:     250,
+		NewConnections: 50,
+		Timeout:        50 * time.Second,
+	}
+}
+
+// Validate reports a configuration that cannot run.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BinDir == "" {
+		errs = append(errs, errors.New("--bin-dir is required"))
+	}
+	if c.Out == nil {
+		errs = append(errs, errors.New("no output writer"))
+	}
+	if c.Connections < 1 || c.RoundTrips < 1 || c.NewConnections < 0 {
+		errs = append(errs, errors.New("--connections and --round-trips must be at least 1, --new-connections at least 0"))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,128 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Run runs the demo and writes its report to cfg.Out. It returns nil only
+// when every check held: all requests succeeded, each sidecar verified the
+// other's SPIFFE ID, and plaintext to the backend's mesh port was refused.
+// Every process it started has ended when it returns.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "weft-demo-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil || cfg.KeepDir {
+			fmt.Fprintf(cfg.Out, "\nConfiguration and logs kept in %s\n", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+	l, err := newLayout(dir)
+	if err != nil {
+		return err
+	}
+	if err := l.write(); err != nil {
+		return err
+	}
+
+	started := time.Now()
+	var procs []*process
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+	}()
+
+	cp, err := startProcess(ctx, "weft-controlplane", filepath.Join(cfg.BinDir, "weft-controlplane"), l.logDir(),
+		"--config-dir", l.configDir(),
+		"--state-dir", l.stateDir(),
+		"--xds-address", l.xdsAddr().String(),
+		"--monitor-address", l.monitorAddr().String(),
+		"--cert-ttl", "1h",
+	)
+	if err != nil {
+		return err
+	}
+	procs = append(procs, cp)
+	if err := waitReady(ctx, cp, "http://"+l.monitorAddr().String()+"/ready"); err != nil {
+		return err
+	}
+
+	backendApp, err := startEchoServer(ctx, backendName, l.backendApp().String())
+	if err != nil {
+		return err
+	}
+	defer backendApp.close()
+
+	sidecars := []struct {
+		name, sa string
+		addr     string
+		admin    string
+	}{
+		{frontendName, frontendSA, l.frontend.String(), l.adminAddr(l.frontend).String()},
+		{backendName, backendSA, l.backend.String(), l.adminAddr(l.backend).String()},
+	}
+	var proxies []*process
+	for _, s := range sidecars {
+		p, err := startProcess(ctx, s.name+"-sidecar", filepath.Join(cfg.BinDir, "weft-proxy"), l.logDir(),
+			"--name", s.name,
+			"--namespace", demoNamespace,
+			"--service-account", s.sa,
+			"--control-plane", l.xdsAddr().String(),
+			"--ca-root-file", l.rootCert(),
+			"--token-file", l.tokenFile(s.name),
+			"--admin-address", s.admin,
+		)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		proxies = append(proxies, p)
+	}
+	for i, s := range sidecars {
+		if err := waitReady(ctx, proxies[i], "http://"+s.admin+"/ready"); err != nil {
+			return err
+		}
+	}
+	meshUp := time.Since(started)
+
+	traffic := runTraffic(ctx, cfg, l.frontendOutbound().String(), backendName)
+	plaintextErr := probePlaintext(ctx, l.backendMesh().String())
+
+	frontendMetrics, err := scrape(ctx, "http://"+sidecars[0].admin+"/metrics")
+	if err != nil {
+		return err
+	}
+	backendMetrics, err := scrape(ctx, "http://"+sidecars[1].admin+"/metrics")
+	if err != nil {
+		return err
+	}
+	r := report{
+		layout:         l,
+		meshUp:         meshUp,
+		traffic:        traffic,
+		outboundPeers:  peerCounts(frontendMetrics, "outbound"),
+		inboundPeers:   peerCounts(backendMetrics, "inbound"),
+		handshakeFails: total(backendMetrics, metricHandshakeErrs),
+		plaintextErr:   plaintextErr,
+	}
+	checks := r.write(cfg.Out)
+	if len(checks) > 0 {
+		return errors.Join(checks...)
+	}
+	return nil
+}

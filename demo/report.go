@@ -1,0 +1,102 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+)
+
+// report is what one run found, and the checks it must pass.
+type report struct {
+	layout         *layout
+	meshUp         time.Duration
+	traffic        trafficResult
+	outboundPeers  map[string]float64 // frontend sidecar: peer_id -> connections
+	inboundPeers   map[string]float64 // backend sidecar: peer_id -> connections
+	handshakeFails float64
+	plaintextErr   error
+}
+
+func identity(sa string) string {
+	return "spiffe://" + trustDomain + "/ns/" + demoNamespace + "/sa/" + sa
+}
+
+// write prints the report and returns the checks that failed.
+func (r report) write(w io.Writer) []error {
+	var failed []error
+	check := func(ok bool, err error) string {
+		if ok {
+			return "ok"
+		}
+		failed = append(failed, err)
+		return "FAILED"
+	}
+	l := r.layout
+	t := r.traffic
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+
+	p("Weft demo: a control plane and two workloads with sidecars, as processes on loopback")
+	p("")
+	p("  control plane  %-22s xDS + CA over TLS, trust domain %s", l.xdsAddr(), trustDomain)
+	p("  frontend-1     %-22s sidecar, identity %s", l.frontend, identity(frontendSA))
+	p("  backend-1      %-22s sidecar, identity %s", l.backend, identity(backendSA))
+	p("  mesh ready in  %s (certificates issued, configuration pushed and applied)", r.meshUp.Round(time.Millisecond))
+	p("")
+	p("Traffic: frontend -> frontend sidecar -> mTLS -> backend sidecar -> backend")
+	status := check(t.sent > 0 && t.succeeded == t.sent,
+		fmt.Errorf("%d of %d requests failed; first error: %w", t.sent-t.succeeded, t.sent, t.firstErr))
+	p("  requests       %d sent, %d succeeded  [%s]", t.sent, t.succeeded, status)
+	rt := sortedCopy(t.roundTrips)
+	p("  round trip     p50 %s  p90 %s  p99 %s  max %s   (%d x 1 KiB on %d kept-alive connections)",
+		ms(percentile(rt, 50)), ms(percentile(rt, 90)), ms(percentile(rt, 99)), ms(percentile(rt, 100)), len(rt), t.connections)
+	if su := sortedCopy(t.setups); len(su) > 0 {
+		p("  new connection p50 %s  p90 %s  p99 %s  max %s   (connect, mTLS handshake and first round trip; %d connections)",
+			ms(percentile(su, 50)), ms(percentile(su, 90)), ms(percentile(su, 99)), ms(percentile(su, 100)), len(su))
+	}
+	p("")
+	p("mTLS hops, as each sidecar verified its peer (from its /metrics)")
+	wantBackend, wantFrontend := identity(backendSA), identity(frontendSA)
+	status = check(onlyPeer(r.outboundPeers, wantBackend),
+		fmt.Errorf("frontend sidecar should have verified only %s, saw %v", wantBackend, r.outboundPeers))
+	p("  frontend sidecar -> backend:  %s  [%s]", peers(r.outboundPeers), status)
+	status = check(onlyPeer(r.inboundPeers, wantFrontend),
+		fmt.Errorf("backend sidecar should have verified only %s, saw %v", wantFrontend, r.inboundPeers))
+	p("  backend sidecar <- frontend:  %s  [%s]", peers(r.inboundPeers), status)
+	p("")
+	status = check(r.plaintextErr == nil && r.handshakeFails >= 1,
+		fmt.Errorf("plaintext to the backend's mesh port was not refused: %v (failed handshakes counted: %v)", r.plaintextErr, r.handshakeFails))
+	p("Plaintext to the backend's mesh port %s: refused, closed without a byte of answer;", l.backendMesh())
+	p("  the backend sidecar counted %v failed TLS handshake(s)  [%s]", r.handshakeFails, status)
+	p("")
+	if len(failed) == 0 {
+		p("PASS: every check held.")
+	} else {
+		p("FAIL: %d check(s) did not hold:", len(failed))
+		for _, err := range failed {
+			p("  - %v", err)
+		}
+	}
+	return failed
+}
+
+func onlyPeer(counts map[string]float64, want string) bool {
+	return len(counts) == 1 && counts[want] > 0
+}
+
+func peers(counts map[string]float64) string {
+	if len(counts) == 0 {
+		return "no verified peer"
+	}
+	var s string
+	for _, id := range slices.Sorted(maps.Keys(counts)) {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s (%v connections)", id, counts[id])
+	}
+	return s
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/meshid"
+)
+
+// Config configures a proxy. Start from Default.
+type Config struct {
+	// ControlPlaneAddress is host:port of the control plane's xDS and CA port.
+	ControlPlaneAddress string
+	// CARootFile holds the PEM roots that the control plane's certificate
+	// must chain to.
+	CARootFile string
+	// TrustDomain of the mesh.
+	TrustDomain string
+	// Name and Namespace of the workload this proxy serves: its xDS node ID.
+	Name      string
+	Namespace string
+	// ServiceAccount of the workload: its identity.
+	ServiceAccount string
+	// TokenFile holds the credential shown to the CA (a bootstrap token in
+	// standalone mode). It is re-read before every request, so it may rotate.
+	TokenFile string
+	// AdminAddress serves /ready, /metrics and /config_dump. Keep it on
+	// loopback: it shows the proxy's configuration.
+	AdminAddress string
+	// CertTTL is the certificate lifetime asked of the CA; zero lets the CA
+	// choose.
+	CertTTL time.Duration
+}
+
+// Default returns the configuration used when no flag says otherwise.
+func Default() Config {
+	return Config{
+		ControlPlaneAddress: "weft-controlplane.weft-system.svc:15012",
+		CARootFile:          "/var/run/weft/ca/root-cert.pem",
+		TrustDomain:         "cluster.local",
+		Namespace:           "default",
+		ServiceAccount:      "default",
+		TokenFile:           "/var/run/secrets/tokens/weft-ca-token",
+		AdminAddress:        "127.0.0.1:15000",
+	}
+}
+
+// Validate reports every field that cannot work, naming the flag.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.ControlPlaneAddress); err != nil {
+		errs = append(errs, fmt.Errorf("--control-plane %q: %w", c.ControlPlaneAddress, err))
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddress); err != nil {
+		errs = append(errs, fmt.Errorf("--admin-address %q: %w", c.AdminAddress, err))
+	}
+	td, err := spiffeid.TrustDomainFromString(c.TrustDomain)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--trust-domain %q: %w", c.TrustDomain, err))
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("--name is required: the workload's name"))
+	}
+	if c.CARootFile == "" {
+		errs = append(errs, errors.New("--ca-root-file is required"))
+	}
+	if c.TokenFile == "" {
+		errs = append(errs, errors.New("--token-file is required"))
+	}
+	if err == nil {
+		if _, err := meshid.Workload(td, c.Namespace, c.ServiceAccount); err != nil {
+			errs = append(errs, fmt.Errorf("--namespace %q / --service-account %q: %w", c.Namespace, c.ServiceAccount, err))
+		}
+	}
+	if c.CertTTL < 0 {
+		errs = append(errs, fmt.Errorf("--cert-ttl %s must not be negative", c.CertTTL))
+	}
+	return errors.Join(errs...)
+}

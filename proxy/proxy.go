@@ -1,0 +1,253 @@
+package proxy
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/weftmesh/weft/meshid"
+	"github.com/weftmesh/weft/proxy/dataplane"
+	"github.com/weftmesh/weft/proxy/identity"
+	"github.com/weftmesh/weft/proxy/xdsclient"
+)
+
+// Proxy is a running sidecar. Create it with New, then Start.
+type Proxy struct {
+	cfg Config
+	log *slog.Logger
+
+	registry *prometheus.Registry
+	identity *identity.Manager
+	conn     *grpc.ClientConn
+	// dataplane and xds are set during Start while the admin port already
+	// answers, so its handlers read them atomically.
+	dataplane atomic.Pointer[dataplane.Dataplane]
+	xds       atomic.Pointer[xdsclient.Client]
+
+	adminListener net.Listener
+	adminServer   *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// New returns a proxy that does nothing until Start.
+func New(cfg Config, log *slog.Logger) *Proxy {
+	return &Proxy{cfg: cfg, log: log, registry: prometheus.NewRegistry(), errc: make(chan error, 2)}
+}
+
+// Start binds the admin port, obtains the workload's first certificate
+// (retrying until the CA answers or ctx ends), then follows configuration
+// from the control plane in the background.
+func (p *Proxy) Start(ctx context.Context) error {
+	if err := p.cfg.Validate(); err != nil {
+		return err
+	}
+	td, err := spiffeid.TrustDomainFromString(p.cfg.TrustDomain)
+	if err != nil {
+		return fmt.Errorf("trust domain: %w", err)
+	}
+	roots, err := readRoots(p.cfg.CARootFile)
+	if err != nil {
+		return err
+	}
+	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var lc net.ListenConfig
+	if p.adminListener, err = lc.Listen(ctx, "tcp", p.cfg.AdminAddress); err != nil {
+		return fmt.Errorf("listening for admin: %w", err)
+	}
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.adminServer = &http.Server{Handler: p.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	p.goFatal(func() error {
+		if err := p.adminServer.Serve(p.adminListener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+
+	p.identity = identity.New(identity.Config{
+		CAAddress:      p.cfg.ControlPlaneAddress,
+		TrustDomain:    td,
+		Namespace:      p.cfg.Namespace,
+		ServiceAccount: p.cfg.ServiceAccount,
+		Token:          tokenFromFile(p.cfg.TokenFile),
+		RootCAs:        roots,
+		TTL:            p.cfg.CertTTL,
+		Logger:         p.log.With("component", "identity"),
+	})
+	if err := p.identity.Start(ctx); err != nil {
+		p.stop()
+		return fmt.Errorf("obtaining the workload certificate: %w", err)
+	}
+	p.log.Info("workload certificate obtained", "spiffe_id", mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount))
+
+	dp := dataplane.New(dataplane.Config{
+		SVID:        p.identity,
+		Bundle:      p.identity,
+		TrustDomain: td,
+		Logger:      p.log.With("component", "dataplane"),
+		Registerer:  p.registry,
+	})
+	p.dataplane.Store(dp)
+
+	tlsConfig := tlsconfig.MTLSClientConfig(p.identity, p.identity, tlsconfig.AuthorizeID(meshid.ControlPlane(td)))
+	p.conn, err = grpc.NewClient(p.cfg.ControlPlaneAddress,
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	if err != nil {
+		p.stop()
+		return fmt.Errorf("xDS connection to %s: %w", p.cfg.ControlPlaneAddress, err)
+	}
+	client := xdsclient.New(xdsclient.Config{
+		Conn: p.conn,
+		Node: &corev3.Node{
+			Id:      meshid.NodeID(p.cfg.Name, p.cfg.Namespace),
+			Cluster: p.cfg.Namespace,
+		},
+		Handler:    dp,
+		Logger:     p.log.With("component", "xds"),
+		Registerer: p.registry,
+	})
+	p.xds.Store(client)
+	p.goFatal(func() error { return client.Run(ctx) })
+	p.log.Info("proxy started", "node", meshid.NodeID(p.cfg.Name, p.cfg.Namespace), "control_plane", p.cfg.ControlPlaneAddress, "admin", p.adminListener.Addr().String())
+	return nil
+}
+
+// goFatal runs f in a goroutine; an error it returns ends Run.
+func (p *Proxy) goFatal(f func() error) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := f(); err != nil {
+			select {
+			case p.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// Errors delivers the first fatal error of a started proxy.
+func (p *Proxy) Errors() <-chan error { return p.errc }
+
+// AdminAddr is the bound address of the admin port.
+func (p *Proxy) AdminAddr() net.Addr { return p.adminListener.Addr() }
+
+// Ready reports whether the proxy holds a certificate and has applied
+// clusters and listeners from the control plane at least once.
+func (p *Proxy) Ready() bool {
+	client := p.xds.Load()
+	return client != nil && client.Status().Ready()
+}
+
+// Close stops the proxy: listeners close, established connections are
+// given the data plane's drain time, and every goroutine has ended when it
+// returns.
+func (p *Proxy) Close() error {
+	return p.stop()
+}
+
+func (p *Proxy) stop() error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	var errs []error
+	if p.conn != nil {
+		errs = append(errs, p.conn.Close())
+	}
+	if p.adminServer != nil {
+		errs = append(errs, p.adminServer.Close())
+	}
+	p.wg.Wait()
+	if dp := p.dataplane.Load(); dp != nil {
+		dp.Close()
+	}
+	if p.identity != nil {
+		p.identity.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts a proxy and serves until ctx ends or it fails.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	p := New(cfg, log)
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-p.Errors():
+	}
+	return errors.Join(err, p.Close())
+}
+
+func readRoots(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA roots: %w", err)
+	}
+	var roots []*x509.Certificate
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing CA roots in %s: %w", path, err)
+		}
+		roots = append(roots, cert)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return roots, nil
+}
+
+// tokenFromFile reads the credential anew for every CA request, so a
+// rotated token file is picked up.
+func tokenFromFile(path string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("reading token: %w", err)
+		}
+		token := strings.TrimSpace(string(data))
+		if token == "" {
+			return "", fmt.Errorf("token file %s is empty", path)
+		}
+		return token, nil
+	}
+}
+
+func mustID(td spiffeid.TrustDomain, ns, sa string) string {
+	id, err := meshid.Workload(td, ns, sa)
+	if err != nil {
+		return ""
+	}
+	return id.String()
+}

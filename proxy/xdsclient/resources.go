@@ -1,0 +1,198 @@
+package xdsclient
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// Type URLs of the resources the client subscribes to.
+const (
+	ClusterType  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	EndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+	ListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
+)
+
+// typeLabel is the metric label of a type URL.
+func typeLabel(typeURL string) string {
+	switch typeURL {
+	case ClusterType:
+		return "cds"
+	case EndpointType:
+		return "eds"
+	case ListenerType:
+		return "lds"
+	}
+	return ""
+}
+
+// typeURLs lists the subscribed types in the order Envoy applies them.
+func typeURLs() []string { return []string{ClusterType, EndpointType, ListenerType} }
+
+// named is one decoded resource.
+type named struct {
+	name string
+	msg  proto.Message
+}
+
+// decode unmarshals every resource of resp, which must all be of resp's type
+// and carry unique, non-empty names, and returns them sorted by name.
+func decode(resp *discoveryv3.DiscoveryResponse) ([]named, error) {
+	typeURL := resp.GetTypeUrl()
+	out := make([]named, 0, len(resp.GetResources()))
+	seen := make(map[string]int, len(resp.GetResources()))
+	for i, a := range resp.GetResources() {
+		if a.GetTypeUrl() != typeURL {
+			return nil, fmt.Errorf("resource %d: type %q in a %q response", i, a.GetTypeUrl(), typeURL)
+		}
+		msg, ok := newMessage(typeURL)
+		if !ok {
+			return nil, fmt.Errorf("unsubscribed type %q", typeURL)
+		}
+		if err := a.UnmarshalTo(msg); err != nil {
+			return nil, fmt.Errorf("resource %d: unmarshalling %s: %w", i, typeURL, err)
+		}
+		name := nameOf(msg)
+		if name == "" {
+			return nil, fmt.Errorf("resource %d: empty name", i)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, fmt.Errorf("resource %d: duplicate name %q (also resource %d)", i, name, j)
+		}
+		seen[name] = i
+		out = append(out, named{name: name, msg: msg})
+	}
+	sortByName(out)
+	return out, nil
+}
+
+func newMessage(typeURL string) (proto.Message, bool) {
+	switch typeURL {
+	case ClusterType:
+		return &clusterv3.Cluster{}, true
+	case EndpointType:
+		return &endpointv3.ClusterLoadAssignment{}, true
+	case ListenerType:
+		return &listenerv3.Listener{}, true
+	}
+	return nil, false
+}
+
+func nameOf(msg proto.Message) string {
+	switch m := msg.(type) {
+	case *clusterv3.Cluster:
+		return m.GetName()
+	case *endpointv3.ClusterLoadAssignment:
+		return m.GetClusterName()
+	case *listenerv3.Listener:
+		return m.GetName()
+	}
+	return ""
+}
+
+func sortByName(set []named) {
+	slices.SortFunc(set, func(a, b named) int { return strings.Compare(a.name, b.name) })
+}
+
+// sameSet reports whether two sets sorted by name hold equal resources.
+func sameSet(a, b []named) bool {
+	return slices.EqualFunc(a, b, func(x, y named) bool {
+		return x.name == y.name && proto.Equal(x.msg, y.msg)
+	})
+}
+
+// edsNames returns the sorted, unique EDS service names of a set of
+// clusters: eds_cluster_config.service_name, or the cluster's name.
+func edsNames(clusters []named) []string {
+	var names []string
+	for _, r := range clusters {
+		c, ok := r.msg.(*clusterv3.Cluster)
+		if !ok || c.GetType() != clusterv3.Cluster_EDS {
+			continue
+		}
+		name := c.GetEdsClusterConfig().GetServiceName()
+		if name == "" {
+			name = c.GetName()
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// mergeEndpoints returns the assignments to hand the Handler after an EDS
+// response: the accepted ones still subscribed, replaced or completed by the
+// response's. Assignments nobody subscribed to are dropped.
+func mergeEndpoints(accepted, update []named, subscribed []string) []named {
+	byName := make(map[string]named, len(subscribed))
+	for _, r := range accepted {
+		byName[r.name] = r
+	}
+	for _, r := range update {
+		byName[r.name] = r
+	}
+	out := make([]named, 0, len(subscribed))
+	for _, name := range subscribed {
+		if r, ok := byName[name]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// apply hands a decoded set to the Handler method for its type.
+func apply(ctx context.Context, h Handler, typeURL string, set []named) error {
+	switch typeURL {
+	case ClusterType:
+		return h.OnClusters(ctx, messages[*clusterv3.Cluster](set))
+	case EndpointType:
+		return h.OnEndpoints(ctx, messages[*endpointv3.ClusterLoadAssignment](set))
+	case ListenerType:
+		return h.OnListeners(ctx, messages[*listenerv3.Listener](set))
+	}
+	return fmt.Errorf("unsubscribed type %q", typeURL)
+}
+
+func messages[T proto.Message](set []named) []T {
+	out := make([]T, len(set))
+	for i, r := range set {
+		out[i] = r.msg.(T)
+	}
+	return out
+}
+
+// responseDigest identifies a response's content independently of its nonce
+// and of the order of its resources.
+func responseDigest(resp *discoveryv3.DiscoveryResponse) [sha256.Size]byte {
+	resources := slices.Clone(resp.GetResources())
+	slices.SortFunc(resources, func(a, b *anypb.Any) int {
+		if c := strings.Compare(a.GetTypeUrl(), b.GetTypeUrl()); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.GetValue()), string(b.GetValue()))
+	})
+	h := sha256.New()
+	field := func(b []byte) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	field([]byte(resp.GetTypeUrl()))
+	field([]byte(resp.GetVersionInfo()))
+	for _, a := range resources {
+		field([]byte(a.GetTypeUrl()))
+		field(a.GetValue())
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
