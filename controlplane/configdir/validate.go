@@ -267,7 +267,12 @@ func (c *checker) sockets(spec *v1alpha1.WorkloadSpec, addr, local netip.Addr) {
 			continue
 		}
 		inbound[p.Port] = path
-		if at, clash := app[p.Port]; clash && addr == local {
+		switch at, clash := app[p.Port]; {
+		case !clash || addr != local:
+		case p.TargetPort == 0 || p.TargetPort == p.Port:
+			c.add(path, "the sidecar and the app would both bind %s:%d: "+
+				"give the port a different targetPort, or the workload an address other than its localAddress", addr, p.Port)
+		default:
 			c.add(path, "%s:%d is where the app listens (%s); the sidecar cannot bind it", addr, p.Port, at)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weftmesh/weft/controlplane/translate"
@@ -27,7 +27,7 @@ func digest(res translate.Resources) (string, error) {
 		for _, r := range res[t] {
 			b, err := opts.Marshal(r)
 			if err != nil {
-				return "", fmt.Errorf("encoding %s %q: %w", t, types.GetResourceName(r), err)
+				return "", fmt.Errorf("encoding %s %q: %w", t, cachev3.GetResourceName(r), err)
 			}
 			fmt.Fprintf(h, "%d:", len(b))
 			h.Write(b)

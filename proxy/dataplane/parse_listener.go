@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"crypto/tls"
+	"net/netip"
 	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -23,7 +24,6 @@ type listenerConfig struct {
 	tls *tls.Config
 	// direction is "inbound" for mTLS listeners, "outbound" otherwise.
 	direction string
-	source    *listenerv3.Listener
 }
 
 // parseListeners validates a complete set of listeners.
@@ -60,7 +60,7 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 
 func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listenerConfig {
 	p.onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction")
-	lc := &listenerConfig{name: l.GetName(), direction: "outbound", source: proto.Clone(l).(*listenerv3.Listener)}
+	lc := &listenerConfig{name: l.GetName(), direction: "outbound"}
 	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), true)
 
 	chains := l.GetFilterChains()
@@ -95,14 +95,23 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	path = field(path, "typed_config")
 	p.onlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout")
 	lc.cluster = tp.GetCluster()
-	if lc.cluster == "" && tp.GetClusterSpecifier() == nil {
+	if lc.cluster == "" && tp.GetWeightedClusters() == nil {
 		p.addf(field(path, "cluster"), "missing")
 	}
 	lc.idleTimeout = parseDuration(p, field(path, "idle_timeout"), tp.GetIdleTimeout(), defaultIdleTimeout)
 	return lc
 }
 
+func cloneListeners(ls []*listenerv3.Listener) []*listenerv3.Listener {
+	out := make([]*listenerv3.Listener, len(ls))
+	for i, l := range ls {
+		out[i] = proto.Clone(l).(*listenerv3.Listener)
+	}
+	return out
+}
+
 // anyPort reports whether a host:port leaves the port to the system.
 func anyPort(address string) bool {
-	return len(address) > 2 && address[len(address)-2:] == ":0"
+	ap, err := netip.ParseAddrPort(address)
+	return err == nil && ap.Port() == 0
 }

@@ -1,0 +1,65 @@
+package dataplane
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Results of weft_proxy_connections_total.
+const (
+	resultOK                    = "ok"
+	resultTLSHandshakeFailed    = "tls_handshake_failed"
+	resultNoCluster             = "no_cluster"
+	resultNoEndpoints           = "no_endpoints"
+	resultUpstreamConnectFailed = "upstream_connect_failed"
+)
+
+type metrics struct {
+	connections     *prometheus.CounterVec
+	active          *prometheus.GaugeVec
+	bytes           *prometheus.CounterVec
+	handshakeErrors *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_proxy_connections_total",
+			Help: "Connections accepted by a listener, by direction, the verified SPIFFE ID of the mTLS peer, and result.",
+		}, []string{"listener", "direction", "peer_id", "result"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weft_proxy_active_connections",
+			Help: "Connections of a listener that are open now.",
+		}, []string{"listener"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_proxy_bytes_total",
+			Help: "Bytes proxied by a listener, to_upstream or to_downstream.",
+		}, []string{"listener", "direction"}),
+		handshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_proxy_tls_handshake_errors_total",
+			Help: "Failed TLS handshakes of a listener's connections by reason; reasons of upstream handshakes start with upstream_.",
+		}, []string{"listener", "reason"}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.connections = register(reg, m.connections)
+	m.active = register(reg, m.active)
+	m.bytes = register(reg, m.bytes)
+	m.handshakeErrors = register(reg, m.handshakeErrors)
+	return m
+}
+
+// register registers c, or returns the identical collector already
+// registered (several dataplanes may share a registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}

@@ -1,0 +1,133 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+// defaultConnectTimeout is a cluster's connect_timeout when unset, as in
+// Envoy.
+const defaultConnectTimeout = 5 * time.Second
+
+// clusterConfig is a validated cluster.
+type clusterConfig struct {
+	name string
+	// edsName names the ClusterLoadAssignment of an EDS cluster; empty for
+	// STATIC clusters, whose endpoints are in static.
+	edsName        string
+	static         *endpointSet
+	lbPolicy       clusterv3.Cluster_LbPolicy
+	connectTimeout time.Duration
+	// tls is nil for plaintext clusters; its ServerName is the SNI.
+	tls *tls.Config
+}
+
+// parseClusters validates a complete set of clusters.
+func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterConfig, error) {
+	var all []*problems
+	out := make(map[string]*clusterConfig, len(cs))
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.GetName() == "" {
+			all = append(all, missingName("cluster"))
+			continue
+		}
+		names = append(names, c.GetName())
+		p := newProblems("cluster", c.GetName())
+		cc := d.parseCluster(p, c)
+		all = append(all, p)
+		out[cc.name] = cc
+	}
+	all = append(all, duplicates("cluster", names)...)
+	if err := joinProblems(all); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
+	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket")
+	cc := &clusterConfig{
+		name:           c.GetName(),
+		lbPolicy:       c.GetLbPolicy(),
+		connectTimeout: parseDuration(p, "connect_timeout", c.GetConnectTimeout(), defaultConnectTimeout),
+	}
+	if cc.connectTimeout == 0 {
+		cc.connectTimeout = defaultConnectTimeout
+	}
+	switch cc.lbPolicy {
+	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_RANDOM, clusterv3.Cluster_LEAST_REQUEST:
+	default:
+		p.addf("lb_policy", "unsupported policy %s", cc.lbPolicy)
+	}
+
+	switch c.GetType() {
+	case clusterv3.Cluster_STATIC:
+		if c.GetEdsClusterConfig() != nil {
+			p.addf("eds_cluster_config", "set on a STATIC cluster")
+		}
+		if c.GetLoadAssignment() == nil {
+			p.addf("load_assignment", "missing")
+		} else {
+			cc.static = parseAssignment(p, "load_assignment", c.GetLoadAssignment())
+		}
+	case clusterv3.Cluster_EDS:
+		if c.GetLoadAssignment() != nil {
+			p.addf("load_assignment", "set on an EDS cluster")
+		}
+		cc.edsName = parseEDSConfig(p, c)
+	default:
+		p.addf("type", "unsupported cluster type %s", c.GetType())
+	}
+
+	if ts := c.GetTransportSocket(); ts != nil {
+		if ut, ok := parseUpstreamTLS(p, "transport_socket", ts); ok {
+			tc, err := d.clientTLS(ut)
+			if err != nil {
+				p.addf("transport_socket", "%v", err)
+			}
+			cc.tls = tc
+		}
+	}
+	return cc
+}
+
+// parseEDSConfig checks that an EDS cluster takes its endpoints over ADS
+// and returns the name of its ClusterLoadAssignment.
+func parseEDSConfig(p *problems, c *clusterv3.Cluster) string {
+	const path = "eds_cluster_config"
+	eds := c.GetEdsClusterConfig()
+	if eds == nil {
+		p.addf(path, "missing")
+		return ""
+	}
+	p.onlyFields(path, eds, "eds_config", "service_name")
+	src := eds.GetEdsConfig()
+	if src == nil {
+		p.addf(field(path, "eds_config"), "missing")
+	} else {
+		p.onlyFields(field(path, "eds_config"), src, "ads", "resource_api_version", "initial_fetch_timeout")
+		if src.GetAds() == nil && src.GetConfigSourceSpecifier() == nil {
+			p.addf(field(path, "eds_config.ads"), "missing")
+		}
+		if v := src.GetResourceApiVersion(); v != corev3.ApiVersion_AUTO && v != corev3.ApiVersion_V3 {
+			p.addf(field(path, "eds_config.resource_api_version"), "unsupported version %s", v)
+		}
+	}
+	if name := eds.GetServiceName(); name != "" {
+		return name
+	}
+	return c.GetName()
+}
+
+func cloneClusters(cs []*clusterv3.Cluster) []*clusterv3.Cluster {
+	out := make([]*clusterv3.Cluster, len(cs))
+	for i, c := range cs {
+		out[i] = proto.Clone(c).(*clusterv3.Cluster)
+	}
+	return out
+}

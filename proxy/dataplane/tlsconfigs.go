@@ -1,0 +1,130 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+)
+
+var errNoIdentity = errors.New("mTLS needs the workload certificate and trust bundle, and the dataplane has none")
+
+// serverTLS builds the configuration of an inbound listener: TLS 1.3 only,
+// the workload's SVID, and client SVIDs of the trust domain authorized by
+// the listener's SAN matchers. The sources are consulted per handshake.
+func (d *Dataplane) serverTLS(matchers []sanMatcher) (*tls.Config, error) {
+	if d.cfg.SVID == nil || d.cfg.Bundle == nil {
+		return nil, errNoIdentity
+	}
+	c := tlsconfig.MTLSServerConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(matchers))
+	tagPeerVerification(c)
+	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	return c, nil
+}
+
+// clientTLS builds the configuration a cluster dials its endpoints with.
+func (d *Dataplane) clientTLS(u *upstreamTLS) (*tls.Config, error) {
+	if d.cfg.SVID == nil || d.cfg.Bundle == nil {
+		return nil, errNoIdentity
+	}
+	c := tlsconfig.MTLSClientConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(u.matchers))
+	tagPeerVerification(c)
+	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	c.ServerName = u.sni
+	return c, nil
+}
+
+// authorizer accepts the SPIFFE IDs the matchers match; without matchers,
+// any ID of the trust domain.
+func (d *Dataplane) authorizer(matchers []sanMatcher) tlsconfig.Authorizer {
+	var a tlsconfig.Authorizer
+	exact := make([]spiffeid.ID, 0, len(matchers))
+	for _, m := range matchers {
+		if m.prefix == "" {
+			exact = append(exact, m.exact)
+		}
+	}
+	switch {
+	case len(matchers) == 0:
+		a = tlsconfig.AuthorizeMemberOf(d.cfg.TrustDomain)
+	case len(exact) == len(matchers):
+		a = tlsconfig.AuthorizeOneOf(exact...)
+	default:
+		a = authorizeMatchers(matchers)
+	}
+	return func(id spiffeid.ID, chains [][]*x509.Certificate) error {
+		if err := a(id, chains); err != nil {
+			return &unauthorizedError{id: id, err: err}
+		}
+		return nil
+	}
+}
+
+// authorizeMatchers accepts an ID equal to an exact matcher or starting
+// with a prefix matcher, as Envoy's URI SAN matching does.
+func authorizeMatchers(matchers []sanMatcher) tlsconfig.Authorizer {
+	return func(id spiffeid.ID, _ [][]*x509.Certificate) error {
+		s := id.String()
+		for _, m := range matchers {
+			if (m.prefix != "" && strings.HasPrefix(s, m.prefix)) || (m.prefix == "" && m.exact == id) {
+				return nil
+			}
+		}
+		return errors.New("no SAN matcher matches")
+	}
+}
+
+// unauthorizedError is a peer whose certificate is valid but whose SPIFFE
+// ID the configuration does not accept.
+type unauthorizedError struct {
+	id  spiffeid.ID
+	err error
+}
+
+func (e *unauthorizedError) Error() string {
+	return fmt.Sprintf("peer %s is not authorized: %v", e.id, e.err)
+}
+
+func (e *unauthorizedError) Unwrap() error { return e.err }
+
+// peerCertificateError is a peer certificate that failed verification or
+// authorization.
+type peerCertificateError struct{ err error }
+
+func (e *peerCertificateError) Error() string { return e.err.Error() }
+func (e *peerCertificateError) Unwrap() error { return e.err }
+
+// tagPeerVerification marks errors of the SPIFFE verification installed by
+// tlsconfig so that failed handshakes can be told apart by reason.
+func tagPeerVerification(c *tls.Config) {
+	verify := c.VerifyPeerCertificate
+	c.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+		if err := verify(raw, chains); err != nil {
+			return &peerCertificateError{err: err}
+		}
+		return nil
+	}
+}
+
+// trustBundle is the bundle source restricted to the dataplane's trust
+// domain: peers of other trust domains never verify.
+func (d *Dataplane) trustBundle() x509bundle.Source {
+	return trustDomainBundle{td: d.cfg.TrustDomain, source: d.cfg.Bundle}
+}
+
+type trustDomainBundle struct {
+	td     spiffeid.TrustDomain
+	source x509bundle.Source
+}
+
+func (b trustDomainBundle) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	if td != b.td {
+		return nil, fmt.Errorf("trust domain %q is not the mesh's trust domain %q", td, b.td)
+	}
+	return b.source.GetX509BundleForTrustDomain(td)
+}
