@@ -87,10 +87,10 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		return fmt.Errorf("certificate service: %w", err)
 	}
 
-	serving := &servingCert{authority: authority, dnsNames: c.cfg.ServingDNSNames, ttl: servingCertTTL}
+	serving := authority.NewServingCertSource(c.cfg.ServingDNSNames, servingCertTTL)
 	tlsConfig := &tls.Config{
 		MinVersion:     tls.VersionTLS13,
-		GetCertificate: serving.get,
+		GetCertificate: serving.GetCertificate,
 		// The CA service admits callers without a certificate (they hold a
 		// token instead); the xDS service refuses them.
 		ClientAuth: tls.VerifyClientCertIfGiven,

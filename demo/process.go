@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +26,7 @@ type process struct {
 // is killed if the demo dies first, so no process outlives the demo.
 func startProcess(ctx context.Context, name, bin string, logDir string, args ...string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.Create(logPath) //nolint:gosec // a path inside the demo's own directory
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +69,7 @@ func (p *process) stop() {
 func (p *process) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited early (%v); last lines of %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
+		return fmt.Errorf("%s exited early (%w); last lines of %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
 	default:
 		return nil
 	}
@@ -81,7 +80,7 @@ func waitReady(ctx context.Context, p *process, url string) error {
 	client := &http.Client{Timeout: time.Second}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	last := errors.New("no answer yet")
+	var last error
 	for {
 		if err := p.exited(); err != nil {
 			return err
@@ -111,7 +110,7 @@ func waitReady(ctx context.Context, p *process, url string) error {
 
 // tail returns the last n lines of a file, indented.
 func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // a log file the demo wrote
 	if err != nil {
 		return "    (" + err.Error() + ")"
 	}

@@ -66,7 +66,7 @@ func (r report) write(w io.Writer) []error {
 	p("  backend sidecar <- frontend:  %s  [%s]", peers(r.inboundPeers), status)
 	p("")
 	status = check(r.plaintextErr == nil && r.handshakeFails >= 1,
-		fmt.Errorf("plaintext to the backend's mesh port was not refused: %v (failed handshakes counted: %v)", r.plaintextErr, r.handshakeFails))
+		fmt.Errorf("plaintext to the backend's mesh port was not refused: %w (failed handshakes counted: %v)", r.plaintextErr, r.handshakeFails))
 	p("Plaintext to the backend's mesh port %s: refused, closed without a byte of answer;", l.backendMesh())
 	p("  the backend sidecar counted %v failed TLS handshake(s)  [%s]", r.handshakeFails, status)
 	p("")

@@ -176,7 +176,7 @@ func request(label string) []byte {
 	b := make([]byte, payloadSize)
 	n := copy(b, label+" ")
 	for i := n; i < len(b)-1; i++ {
-		b[i] = 'a' + byte(i%26)
+		b[i] = "abcdefghijklmnopqrstuvwxyz"[i%26]
 	}
 	b[len(b)-1] = '\n'
 	return b

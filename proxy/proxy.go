@@ -21,6 +21,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
@@ -115,6 +116,12 @@ func (p *Proxy) Start(ctx context.Context) error {
 	p.conn, err = grpc.NewClient(p.cfg.ControlPlaneAddress,
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		// Reconnect about as fast as the xDS client retries: gRPC's default
+		// backoff grows to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	)
 	if err != nil {
 		p.stop()
@@ -160,7 +167,11 @@ func (p *Proxy) AdminAddr() net.Addr { return p.adminListener.Addr() }
 // clusters and listeners from the control plane at least once.
 func (p *Proxy) Ready() bool {
 	client := p.xds.Load()
-	return client != nil && client.Status().Ready()
+	if client == nil {
+		return false
+	}
+	st := client.Status()
+	return st.Types[xdsclient.ClusterType].Version != "" && st.Types[xdsclient.ListenerType].Version != ""
 }
 
 // Close stops the proxy: listeners close, established connections are

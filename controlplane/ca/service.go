@@ -75,10 +75,10 @@ type Service struct {
 	log     *slog.Logger
 }
 
-// NewService returns a Service. Zero fields of cfg take their defaults. The
-// counter weft_ca_certificates_total is registered on reg (nothing is
-// registered when reg is nil). A nil log discards.
-func NewService(issuer Issuer, authn Authenticator, cfg ServiceConfig, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
+// NewService returns a Service. Zero fields of cfg take their defaults. A
+// nil log discards. The counter weft_ca_certificates_total is registered on
+// reg (nothing is registered when reg is nil).
+func NewService(issuer Issuer, authn Authenticator, cfg ServiceConfig, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	if issuer == nil || authn == nil {
 		return nil, errors.New("CA service needs an issuer and an authenticator")
 	}

@@ -40,7 +40,7 @@ func startCAServer(t *testing.T, cfg ca.ServiceConfig, entries []ca.TokenEntry) 
 	auth := newAuthority(t, nil)
 	reg := prometheus.NewRegistry()
 	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return entries })
-	svc, err := ca.NewService(auth, authn, cfg, reg, nil)
+	svc, err := ca.NewService(auth, authn, cfg, nil, reg)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -282,10 +282,10 @@ func TestServiceConfigValidate(t *testing.T) {
 		})
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := ca.NewService(auth, authn, ca.ServiceConfig{}, reg, nil); err != nil {
+	if _, err := ca.NewService(auth, authn, ca.ServiceConfig{}, nil, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.NewService(auth, authn, ca.ServiceConfig{}, reg, nil); err == nil {
+	if _, err := ca.NewService(auth, authn, ca.ServiceConfig{}, nil, reg); err == nil {
 		t.Error("second NewService on the same registry succeeded, want a duplicate-registration error")
 	}
 }

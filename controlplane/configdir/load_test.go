@@ -2,6 +2,7 @@ package configdir
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -319,6 +320,9 @@ func TestLoadProblems(t *testing.T) {
 			files: map[string]string{"w.yaml": "---\n" + svcHead + "  ports: [{port: 80}]\n---\n" + wlBase + "  outbound:\n    - {service: a, port: {}}\n"},
 			want:  []string{"w.yaml:17: spec.outbound[0].port: cannot use object as int32"},
 		},
+		// yaml.v3 puts a parse error on the line where the construct it was
+		// parsing starts (counted from 0), not where the problem is; the
+		// lines below are what it gives, counted from the file's start.
 		{
 			name:  "YAML syntax error",
 			files: map[string]string{"w.yaml": wlBase + "  ports:\n    - port: 80\n   name: x\n"},
@@ -338,6 +342,11 @@ func TestLoadProblems(t *testing.T) {
 			name:  "duplicate key",
 			files: map[string]string{"w.yaml": wlBase + "  address: 127.0.0.3\n"},
 			want:  []string{"w.yaml:8: spec.address: duplicate key (first at line 7)"},
+		},
+		{
+			name:  "alias bomb",
+			files: map[string]string{"d.yaml": aliasBomb()},
+			want:  []string{"d.yaml:1: cannot convert to JSON: yaml: document contains excessive aliasing"},
 		},
 		{
 			name:  "unknown kind",
@@ -416,6 +425,21 @@ func TestLoadProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// aliasBomb returns a Service whose spec expands to 10^10 scalars through
+// nested aliases ("billion laughs").
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "  a%d: &a%d [", i, i)
+		for range 10 {
+			fmt.Fprintf(&b, "*a%d, ", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
 }
 
 func TestLoadDirectory(t *testing.T) {

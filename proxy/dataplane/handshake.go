@@ -39,6 +39,7 @@ func handshakeReason(err error) string {
 		badCert      *peerCertificateError
 		record       tls.RecordHeaderError
 		alert        tls.AlertError
+		op           *net.OpError
 	)
 	msg := err.Error()
 	switch {
@@ -50,7 +51,7 @@ func handshakeReason(err error) string {
 		return "plaintext"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
-	case errors.As(err, &alert):
+	case errors.As(err, &op) && op.Op == "remote error", errors.As(err, &alert):
 		return "peer_alert" // the peer refused us, e.g. our certificate
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed):
 		return "peer_closed"

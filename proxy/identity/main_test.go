@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,9 +51,9 @@ func newTestCA(t *testing.T, tokens map[string][2]string) *testCA {
 	return &testCA{auth: auth, tokens: tokens}
 }
 
-// serve serves the CA on lis until the test ends, presenting cert (the
-// control plane's serving certificate when nil).
-func (c *testCA) serve(t *testing.T, lis net.Listener, cert *tls.Certificate) {
+// serve serves the CA on lis until the test ends or stop is called,
+// presenting cert (the control plane's serving certificate when nil).
+func (c *testCA) serve(t *testing.T, lis net.Listener, cert *tls.Certificate) (stop func()) {
 	t.Helper()
 	entries := make([]ca.TokenEntry, 0, len(c.tokens))
 	for token, who := range c.tokens {
@@ -60,7 +61,7 @@ func (c *testCA) serve(t *testing.T, lis net.Listener, cert *tls.Certificate) {
 		entries = append(entries, ca.TokenEntry{SHA256Hex: hex.EncodeToString(sum[:]), Namespace: who[0], ServiceAccount: who[1]})
 	}
 	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return entries })
-	svc, err := ca.NewService(c.auth, authn, ca.ServiceConfig{}, nil, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	svc, err := ca.NewService(c.auth, authn, ca.ServiceConfig{}, slog.New(slog.NewTextHandler(t.Output(), nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +75,17 @@ func (c *testCA) serve(t *testing.T, lis net.Listener, cert *tls.Certificate) {
 	cav1.RegisterCertificateServiceServer(srv, svc)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			srv.Stop()
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func listen(t *testing.T) net.Listener {

@@ -33,7 +33,7 @@ type Manager struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
-	cancel  context.CancelFunc // ends the renewal loop; nil before Start
+	cancel  context.CancelCauseFunc // ends the renewal loop; nil before Start
 	conn    *grpc.ClientConn
 	wg      sync.WaitGroup
 }
@@ -88,7 +88,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("CA client for %s: %w", m.cfg.CAAddress, err)
 	}
 
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	m.mu.Lock()
 	switch {
 	case m.closed:
@@ -98,7 +98,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	if err != nil {
 		m.mu.Unlock()
-		cancel()
+		cancel(err)
 		_ = conn.Close()
 		return err
 	}
@@ -107,21 +107,29 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Unlock()
 
 	// The first certificate is awaited until ctx ends or Close cancels.
-	firstCtx, cancelFirst := context.WithCancel(runCtx)
-	stop := context.AfterFunc(ctx, cancelFirst)
+	firstCtx, cancelFirst := context.WithCancelCause(runCtx)
+	stop := context.AfterFunc(ctx, func() { cancelFirst(context.Cause(ctx)) })
 	st, err := m.obtain(firstCtx)
 	stop()
-	cancelFirst()
+	cancelFirst(nil)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil && m.closed {
+		err = errClosed
+	}
 	if err != nil {
-		m.mu.Lock()
-		m.cancel, m.conn = nil, nil
-		m.mu.Unlock()
-		cancel()
-		_ = conn.Close() // the error that matters is err
+		if m.conn != nil { // else Close has taken it
+			_ = m.conn.Close() // the error that matters is err
+			m.conn = nil
+		}
+		m.cancel = nil
+		cancel(err)
 		return err
 	}
 	m.store(ctx, st, "certificate obtained")
-
+	// Added under mu, so that a concurrent Close either waits for the
+	// goroutine or is seen above.
 	m.wg.Add(1)
 	go m.renew(runCtx)
 	return nil
@@ -136,7 +144,7 @@ func (m *Manager) Close() error {
 	m.conn = nil
 	m.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		cancel(errClosed)
 	}
 	m.wg.Wait()
 	if conn != nil {
@@ -146,6 +154,9 @@ func (m *Manager) Close() error {
 	}
 	return nil
 }
+
+// errClosed ends the Manager's work when Close is called.
+var errClosed = errors.New("identity manager closed")
 
 // GetX509SVID returns the current SVID. It implements x509svid.Source.
 func (m *Manager) GetX509SVID() (*x509svid.SVID, error) {
@@ -216,7 +227,7 @@ func (m *Manager) obtain(ctx context.Context) (*state, error) {
 			return st, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("no certificate from the CA at %s after %d attempt(s): %w", m.cfg.CAAddress, attempt, err)
+			return nil, m.giveUp(ctx, attempt, err)
 		}
 		d := b.delay()
 		m.cfg.Logger.WarnContext(ctx, "certificate request failed",
@@ -225,11 +236,17 @@ func (m *Manager) obtain(ctx context.Context) (*state, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("no certificate from the CA at %s after %d attempt(s): %w (last error: %w)",
-				m.cfg.CAAddress, attempt, ctx.Err(), err)
+			return nil, m.giveUp(ctx, attempt, err)
 		case <-t.C:
 		}
 	}
+}
+
+// giveUp is obtain's error once ctx has ended: it wraps both why ctx ended
+// and the last attempt's error.
+func (m *Manager) giveUp(ctx context.Context, attempts int, last error) error {
+	return fmt.Errorf("no certificate from the CA at %s after %d attempt(s): %w (last error: %w)",
+		m.cfg.CAAddress, attempts, context.Cause(ctx), last)
 }
 
 // caRoots verifies the CA server: the configured roots, plus those of the

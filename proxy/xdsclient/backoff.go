@@ -22,7 +22,7 @@ func (b *backoff) next() time.Duration {
 	d := b.ceiling(b.attempt)
 	b.attempt++
 	half := d / 2
-	return half + rand.N(d-half+1)
+	return half + rand.N(d-half+1) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
 // ceiling is the un-jittered delay of an attempt: initial·2^attempt, capped.

@@ -22,8 +22,9 @@ import (
 // error NACKs the update: the handler must keep what it had, and the error
 // text goes to the control plane as error_detail.
 //
-// Methods are called from the goroutine running Client.Run, one at a time.
-// The handler may keep the resources but must not modify them.
+// Methods are called from the goroutine running Client.Run, one at a time,
+// with Run's context. The handler may keep the resources but must not modify
+// them.
 type Handler interface {
 	OnClusters(ctx context.Context, clusters []*clusterv3.Cluster) error
 	OnEndpoints(ctx context.Context, endpoints []*endpointv3.ClusterLoadAssignment) error
@@ -47,8 +48,8 @@ type Config struct {
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 	// Backoff bounds for reconnects; zero means 100ms initial, 30s max (with
-	// jitter). The same bounds pace the re-processing of a response that was
-	// rejected and sent again unchanged.
+	// jitter). The same bounds, capped at 5s, pace the re-processing of a
+	// response that was rejected and sent again unchanged.
 	InitialBackoff, MaxBackoff time.Duration
 	// Metrics: registered on this prometheus.Registerer when non-nil, for as
 	// long as Run runs.
@@ -167,7 +168,8 @@ func (c *Client) Run(ctx context.Context) error {
 
 	initial, maxBackoff := c.cfg.backoffBounds()
 	bo := newBackoff(initial, maxBackoff)
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
 	var (
 		failures int

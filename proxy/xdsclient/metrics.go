@@ -26,7 +26,7 @@ func newMetrics() *metrics {
 		}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weft_xds_reconnects_total",
-			Help: "ADS streams opened again after a failure.",
+			Help: "Attempts to open the ADS stream again after a failure.",
 		}),
 	}
 	for _, url := range typeURLs() {

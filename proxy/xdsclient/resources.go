@@ -183,7 +183,7 @@ func responseDigest(resp *discoveryv3.DiscoveryResponse) [sha256.Size]byte {
 	})
 	h := sha256.New()
 	field := func(b []byte) {
-		h.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		h.Write(binary.AppendVarint(nil, int64(len(b))))
 		h.Write(b)
 	}
 	field([]byte(resp.GetTypeUrl()))

@@ -21,6 +21,9 @@ import (
 // short whatever Config.MaxBackoff says.
 const maxRejectRetry = 5 * time.Second
 
+// nackCode is the google.rpc.Code of every NACK's error_detail.
+const nackCode = int32(codes.InvalidArgument)
+
 // typeState is what the client keeps of one resource type across streams.
 type typeState struct {
 	version  string  // version_info of the last accepted response
@@ -83,8 +86,10 @@ func (c *Client) runStream(ctx context.Context) (healthy bool, err error) {
 			}
 		}
 	})
-	defer wg.Wait()
-	defer cancel()
+	defer func() {
+		cancel() // ends Recv
+		wg.Wait()
+	}()
 
 	s := &session{
 		c:       c,
@@ -284,7 +289,7 @@ func (s *session) nack(resp *discoveryv3.DiscoveryResponse, digest [sha256.Size]
 		ResponseNonce: resp.GetNonce(),
 		ResourceNames: s.resourceNames(url),
 		ErrorDetail: &statuspb.Status{
-			Code:    int32(codes.InvalidArgument),
+			Code:    nackCode,
 			Message: reason.Error(),
 		},
 	})

@@ -1,0 +1,247 @@
+package dataplane_test
+
+import (
+	"strings"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// downstreamTLS returns the listener's DownstreamTlsContext for editing;
+// setDownstreamTLS stores it back.
+func downstreamTLS(t *testing.T, l *listenerv3.Listener) *tlsv3.DownstreamTlsContext {
+	t.Helper()
+	var d tlsv3.DownstreamTlsContext
+	must(t, l.FilterChains[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(&d))
+	return &d
+}
+
+func setDownstreamTLS(t *testing.T, l *listenerv3.Listener, d *tlsv3.DownstreamTlsContext) {
+	l.FilterChains[0].GetTransportSocket().ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, d)}
+}
+
+func setTCPProxy(t *testing.T, l *listenerv3.Listener, tp *tcpproxyv3.TcpProxy) {
+	l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, tp)}
+}
+
+func TestListenerValidation(t *testing.T) {
+	const name = "inbound|9000"
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener
+		errors []string
+	}{
+		{"http_connection_manager", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &hcmv3.HttpConnectionManager{StatPrefix: "x"})}
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"`}},
+		{"listener_filters and use_original_dst", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
+			l.UseOriginalDst = wrapperspb.Bool(true)
+			return nil
+		}, []string{
+			`listener "inbound|9000": use_original_dst: unsupported field`,
+			`listener "inbound|9000": listener_filters: unsupported field`,
+		}},
+		{"two filter chains", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain, got 2`}},
+		{"filter_chain_match", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{DestinationPort: wrapperspb.UInt32(80)}
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filter_chain_match: unsupported field`}},
+		{"two network filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains[0].Filters = append(l.FilterChains[0].Filters, l.FilterChains[0].Filters[0])
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filters: want exactly one network filter, got 2`}},
+		{"weighted_clusters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{StatPrefix: "x", ClusterSpecifier: &tcpproxyv3.TcpProxy_WeightedClusters{
+				WeightedClusters: &tcpproxyv3.TcpProxy_WeightedCluster{Clusters: []*tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{{Name: "a", Weight: 1}}},
+			}})
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config.weighted_clusters: unsupported field`}},
+		{"tcp_proxy without cluster", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{StatPrefix: "x"})
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config.cluster: missing`}},
+		{"pipe address", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.Address = &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: "/tmp/sock"}}}
+			return nil
+		}, []string{`listener "inbound|9000": address.pipe: unsupported field`}},
+		{"host name address and UDP", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			sa := l.Address.GetSocketAddress()
+			sa.Address, sa.Protocol = "localhost", corev3.SocketAddress_UDP
+			return nil
+		}, []string{
+			`listener "inbound|9000": address.socket_address.protocol: unsupported protocol UDP`,
+			`listener "inbound|9000": address.socket_address.address: "localhost" is not an IP address`,
+		}},
+		{"client certificate not required", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			d := downstreamTLS(t, l)
+			d.RequireClientCertificate = nil
+			setDownstreamTLS(t, l, d)
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.require_client_certificate: must be true`}},
+		{"unknown secret and tls_params", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			d := downstreamTLS(t, l)
+			d.CommonTlsContext.TlsCertificateSdsSecretConfigs[0].Name = "file-cert"
+			d.CommonTlsContext.TlsParams = &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2}
+			setDownstreamTLS(t, l, d)
+			return nil
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.common_tls_context.tls_params: unsupported field`,
+			`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.common_tls_context.tls_certificate_sds_secret_configs[0].name: unknown secret "file-cert", want "default"`,
+		}},
+		{"DNS SAN and suffix matcher", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			d := downstreamTLS(t, l)
+			m := d.CommonTlsContext.GetCombinedValidationContext().DefaultValidationContext.MatchTypedSubjectAltNames[0]
+			m.SanType = tlsv3.SubjectAltNameMatcher_DNS
+			m.Matcher = &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: ".local"}}
+			setDownstreamTLS(t, l, d)
+			return nil
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context.match_typed_subject_alt_names[0].san_type: unsupported SAN type DNS, want URI`,
+			`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context.match_typed_subject_alt_names[0].matcher.suffix: unsupported field`,
+		}},
+		{"ignore_case", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			d := downstreamTLS(t, l)
+			d.CommonTlsContext.GetCombinedValidationContext().DefaultValidationContext.MatchTypedSubjectAltNames[0].Matcher.IgnoreCase = true
+			setDownstreamTLS(t, l, d)
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context.match_typed_subject_alt_names[0].matcher.ignore_case: unsupported field`}},
+		{"upstream context on a listener", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains[0].TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, &tlsv3.UpstreamTlsContext{})}
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].transport_socket.typed_config: unsupported type "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"`}},
+		{"duplicate name", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			return []*listenerv3.Listener{l, inboundListener(t, name, "127.0.0.1:1", name, "spiffe://cluster.local/")}
+		}, []string{`listener "inbound|9000": duplicate name`}},
+		{"shared address", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			return []*listenerv3.Listener{l, outboundListener(t, "outbound|a.b|80", "127.0.0.1:15999", "c")}
+		}, []string{`listener "outbound|a.b|80": address: 127.0.0.1:15999 is also the address of listener "inbound|9000"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dp, _ := newDataplane(t, newCA(t, "cluster.local"), clientID)
+			l := inboundListener(t, name, "127.0.0.1:15999", name, "spiffe://cluster.local/")
+			set := tt.edit(t, l)
+			if set == nil {
+				set = []*listenerv3.Listener{l}
+			}
+			err := dp.OnListeners(t.Context(), set)
+			checkErrors(t, err, tt.errors)
+			if _, bound := dp.ListenerAddr(name); bound {
+				t.Error("an invalid listener set was applied")
+			}
+		})
+	}
+}
+
+func TestClusterValidation(t *testing.T) {
+	const name = "outbound|9000||echo.default.svc.cluster.local"
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T, c *clusterv3.Cluster)
+		errors []string
+	}{
+		{"STRICT_DNS", func(t *testing.T, c *clusterv3.Cluster) {
+			c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": type: unsupported cluster type STRICT_DNS`}},
+		{"RING_HASH and circuit breakers", func(t *testing.T, c *clusterv3.Cluster) {
+			c.LbPolicy = clusterv3.Cluster_RING_HASH
+			c.CircuitBreakers = &clusterv3.CircuitBreakers{}
+		}, []string{
+			`cluster "outbound|9000||echo.default.svc.cluster.local": circuit_breakers: unsupported field`,
+			`cluster "outbound|9000||echo.default.svc.cluster.local": lb_policy: unsupported policy RING_HASH`,
+		}},
+		{"EDS from a gRPC API source", func(t *testing.T, c *clusterv3.Cluster) {
+			c.EdsClusterConfig.EdsConfig.ConfigSourceSpecifier = &corev3.ConfigSource_ApiConfigSource{ApiConfigSource: &corev3.ApiConfigSource{}}
+		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": eds_cluster_config.eds_config.api_config_source: unsupported field`}},
+		{"EDS without config source", func(t *testing.T, c *clusterv3.Cluster) {
+			c.EdsClusterConfig = nil
+		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": eds_cluster_config: missing`}},
+		{"auto_host_sni and a bad exact matcher", func(t *testing.T, c *clusterv3.Cluster) {
+			u := &tlsv3.UpstreamTlsContext{AutoHostSni: true, CommonTlsContext: commonTLS(uriMatchers([]string{"not-an-id"}, nil))}
+			c.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, u)}
+		}, []string{
+			`cluster "outbound|9000||echo.default.svc.cluster.local": transport_socket.typed_config.auto_host_sni: unsupported field`,
+			`cluster "outbound|9000||echo.default.svc.cluster.local": transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context.match_typed_subject_alt_names[0].matcher.exact: "not-an-id" is not a SPIFFE ID: scheme is missing or invalid`,
+		}},
+		{"raw buffer transport socket", func(t *testing.T, c *clusterv3.Cluster) {
+			c.TransportSocket.Name = "envoy.transport_sockets.raw_buffer"
+		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": transport_socket.name: unsupported transport socket "envoy.transport_sockets.raw_buffer"`}},
+		{"STATIC endpoint with port 0", func(t *testing.T, c *clusterv3.Cluster) {
+			*c = *staticCluster(t, name, "127.0.0.1:0")
+		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: missing`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dp, _ := newDataplane(t, newCA(t, "cluster.local"), clientID)
+			c := edsCluster(t, name, "sni", serverID)
+			tt.edit(t, c)
+			checkErrors(t, dp.OnClusters(t.Context(), []*clusterv3.Cluster{c}), tt.errors)
+		})
+	}
+}
+
+func TestEndpointValidation(t *testing.T) {
+	const name = "outbound|9000||echo.default.svc.cluster.local"
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T, c *endpointv3.ClusterLoadAssignment)
+		errors []string
+	}{
+		{"endpoint weight and named endpoint", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {
+			c.Endpoints[0].LbEndpoints[0].LoadBalancingWeight = wrapperspb.UInt32(3)
+			c.Endpoints[0].LbEndpoints[1].HostIdentifier = &endpointv3.LbEndpoint_EndpointName{EndpointName: "x"}
+		}, []string{
+			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].lb_endpoints[0].load_balancing_weight: unsupported field`,
+			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].lb_endpoints[1].endpoint_name: unsupported field`,
+		}},
+		{"priority and policy", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {
+			c.Endpoints[0].Priority = 1
+			c.Policy = &endpointv3.ClusterLoadAssignment_Policy{}
+		}, []string{
+			`endpoints "outbound|9000||echo.default.svc.cluster.local": policy: unsupported field`,
+			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].priority: unsupported field`,
+		}},
+		{"no cluster name", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {
+			c.ClusterName = ""
+		}, []string{`endpoints "": cluster_name: missing`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dp, _ := newDataplane(t, newCA(t, "cluster.local"), clientID)
+			c := assignment(t, name, "127.0.0.1:1", "127.0.0.1:2")
+			tt.edit(t, c)
+			checkErrors(t, dp.OnEndpoints(t.Context(), []*endpointv3.ClusterLoadAssignment{c}), tt.errors)
+		})
+	}
+}
+
+// TestTLSWithoutIdentity checks that a dataplane without certificate
+// sources refuses mTLS configuration instead of failing at handshake.
+func TestTLSWithoutIdentity(t *testing.T) {
+	dp := newPlainDataplane(t)
+	err := dp.OnListeners(t.Context(), []*listenerv3.Listener{inboundListener(t, "inbound|9000", "127.0.0.1:0", "c", "spiffe://cluster.local/")})
+	checkErrors(t, err, []string{`listener "inbound|9000": filter_chains[0].transport_socket: mTLS needs the workload certificate and trust bundle, and the dataplane has none`})
+}
+
+func checkErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want:\n%s", strings.Join(want, "\n"))
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Fatalf("error:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
