@@ -106,7 +106,8 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		return fmt.Errorf("listening for monitoring: %w", err)
 	}
 
-	ctx, c.cancel = context.WithCancel(ctx)
+	// ctx bounds the start only; what Start begins runs until Close.
+	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.grpcServer = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),

@@ -103,7 +103,16 @@ func newMesh(t *testing.T, subnet int) *meshFixture {
 
 	f.frontend = f.startProxy("frontend-1", "frontend", f.net+"2")
 	f.backend = f.startProxy("backend-1", "backend", f.net+"3")
-	waitFor(t, "both proxies ready", func() bool { return f.frontend.Ready() && f.backend.Ready() })
+	waitFor(t, "both proxies ready", func() bool {
+		for _, p := range []*proxy.Proxy{f.frontend, f.backend} {
+			select {
+			case err := <-p.Errors():
+				t.Fatalf("proxy failed: %v", err)
+			default:
+			}
+		}
+		return f.frontend.Ready() && f.backend.Ready()
+	})
 	return f
 }
 
@@ -243,7 +252,7 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func testLogger(t *testing.T, name string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("process", name)
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: testLogLevel()})).With("process", name)
 }
 
 // tWriter sends log lines to t.Log, so they show only for failed tests.
@@ -252,4 +261,12 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// testLogLevel is debug when WEFT_TEST_LOG=debug, info otherwise.
+func testLogLevel() slog.Level {
+	if os.Getenv("WEFT_TEST_LOG") == "debug" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

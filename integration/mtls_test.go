@@ -180,7 +180,15 @@ func TestControlPlaneOutage(t *testing.T) {
 	// it appear: proof that the proxy reconnected and applied new config.
 	writeFile(t, f.cpCfg.ConfigDir+"/mesh.yaml", strings.Replace(meshYAML(f.net),
 		"  - {service: backend, port: 9000}\n",
-		"  - {service: backend, port: 9000}\n  - {service: backend, port: 9000, localPort: 9001}\n", 1))
+		"  - {service: backend, port: 9000}\n  - {service: backend-v2, port: 9000, localPort: 9001}\n", 1)+`---
+apiVersion: v1
+kind: Service
+metadata: {name: backend-v2, namespace: shop}
+spec:
+  selector: {app: backend}
+  ports:
+  - {name: tcp-echo, port: 9000}
+`)
 	f.startControlPlane()
 	waitFor(t, "the frontend to serve the new listener after reconnecting", func() bool {
 		c, err := net.DialTimeout("tcp", f.net+"2:9001", time.Second)

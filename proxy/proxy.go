@@ -78,7 +78,9 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if p.adminListener, err = lc.Listen(ctx, "tcp", p.cfg.AdminAddress); err != nil {
 		return fmt.Errorf("listening for admin: %w", err)
 	}
-	ctx, p.cancel = context.WithCancel(ctx)
+	// ctx bounds the start only; what Start begins runs until Close.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
 	p.adminServer = &http.Server{Handler: p.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	p.goFatal(func() error {
 		if err := p.adminServer.Serve(p.adminListener); !errors.Is(err, http.ErrServerClosed) {
@@ -138,7 +140,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		Registerer: p.registry,
 	})
 	p.xds.Store(client)
-	p.goFatal(func() error { return client.Run(ctx) })
+	p.goFatal(func() error { return client.Run(runCtx) })
 	p.log.Info("proxy started", "node", meshid.NodeID(p.cfg.Name, p.cfg.Namespace), "control_plane", p.cfg.ControlPlaneAddress, "admin", p.adminListener.Addr().String())
 	return nil
 }

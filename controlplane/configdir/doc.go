@@ -6,7 +6,7 @@
 // Load reads every *.yaml and *.yml file directly in the directory (sorted
 // by name; hidden files and subdirectories are skipped), each holding one or
 // more documents separated by "---". Decoding is strict: an unknown field is
-// an error, as with kubectl's server-side validation. Every problem found is
+// an error, as with kubectl's strict field validation. Every problem found is
 // reported at once, as an *Error whose Problems name the file, the line and
 // the field at fault:
 //

@@ -55,14 +55,15 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sortProblems orders problems by file, then line, then field, so that
+// sortProblems orders problems by file, line, field and reason, so that
 // errors read top to bottom and compare equal between runs.
 func sortProblems(ps []Problem) {
-	slices.SortStableFunc(ps, func(a, b Problem) int {
+	slices.SortFunc(ps, func(a, b Problem) int {
 		return cmp.Or(
 			strings.Compare(a.File, b.File),
 			cmp.Compare(a.Line, b.Line),
 			strings.Compare(a.Field, b.Field),
+			strings.Compare(a.Reason, b.Reason),
 		)
 	})
 }

@@ -100,55 +100,72 @@ func build(td spiffeid.TrustDomain, sources []source) (*model.Mesh, error) {
 	return mesh, nil
 }
 
-// crossCheck finds what no single document shows: two objects of one kind
-// with the same namespace and name, and two workloads whose sidecars claim
-// the same address and port.
+// crossCheck finds what no single document shows.
 func crossCheck(objs []object) []Problem {
-	var problems []Problem
+	return append(duplicateObjects(objs), sharedAddresses(objs)...)
+}
+
+// duplicateObjects reports objects of one kind with the same namespace and
+// name.
+func duplicateObjects(objs []object) []Problem {
 	type objKey struct {
 		kind            kind
 		namespace, name string
 	}
+	var problems []Problem
 	seen := make(map[objKey]document)
-	type claim struct {
-		at    location
-		owner string
-	}
-	bound := make(map[netip.AddrPort]claim)
 	for _, o := range objs {
-		k := objKey{kind: serviceKind}
 		meta := o.metadata()
+		k := objKey{kind: serviceKind, namespace: namespaceOf(meta), name: meta.Name}
 		if o.workload != nil {
 			k.kind = workloadKind
 		}
-		k.namespace, k.name = namespaceOf(meta), meta.Name
-		if first, dup := seen[k]; dup && k.name != "" {
+		if k.name == "" {
+			continue // reported by validation
+		}
+		if first, dup := seen[k]; dup {
 			problems = append(problems, o.doc.problem("metadata.name", fmt.Sprintf(
 				"duplicate %s %s/%s (first defined at %s)", k.kind.kind, k.namespace, k.name,
 				location{first, "metadata.name"})))
-		} else {
-			seen[k] = o.doc
+			continue
 		}
+		seen[k] = o.doc
+	}
+	return problems
+}
+
+// sharedAddresses reports workloads whose sidecars claim the same address
+// and port; a workload's own duplicate ports are reported by validation.
+func sharedAddresses(objs []object) []Problem {
+	type claim struct {
+		at    location
+		owner *object
+	}
+	var problems []Problem
+	claims := make(map[netip.AddrPort]claim)
+	for i := range objs {
+		o := &objs[i]
 		if o.workload == nil {
 			continue
 		}
 		addr, err := netip.ParseAddr(o.workload.Spec.Address)
 		if err != nil {
-			continue // reported by validateWorkload
+			continue // reported by validation
 		}
-		for i, p := range o.workload.Spec.Ports {
+		for j, p := range o.workload.Spec.Ports {
 			if p.Port < 1 || p.Port > 65535 {
-				continue
+				continue // reported by validation
 			}
-			here := location{o.doc, fieldPath("spec.ports").index(i).key("port")}
-			ap := netip.AddrPortFrom(addr, uint16(p.Port))
-			first, dup := bound[ap]
+			ap := netip.AddrPortFrom(addr, uint16(p.Port)) //nolint:gosec // range checked above
+			here := location{o.doc, fieldPath("spec.ports").index(j).key("port")}
+			first, dup := claims[ap]
 			switch {
 			case !dup:
-				bound[ap] = claim{at: here, owner: k.namespace + "/" + k.name}
-			case first.at.doc.root != o.doc.root:
+				claims[ap] = claim{at: here, owner: o}
+			case first.owner != o:
+				owner := first.owner.metadata()
 				problems = append(problems, o.doc.problem(here.path, fmt.Sprintf(
-					"%s is already claimed by workload %s (%s)", ap, first.owner, first.at)))
+					"%s is already claimed by workload %s/%s (%s)", ap, namespaceOf(owner), owner.Name, first.at)))
 			}
 		}
 	}

@@ -116,6 +116,10 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{"s.yaml:5: spec.ports: at least one port is required"},
 		},
 		{
+			name:  "ExternalName service without ports",
+			files: map[string]string{"s.yaml": svcHead + "  type: ExternalName\n  externalName: example.com\n"},
+		},
+		{
 			name: "service name not a DNS-1035 label",
 			files: map[string]string{
 				"s.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1web\nspec:\n  ports:\n    - port: 80\n",
@@ -169,6 +173,18 @@ func TestLoadProblems(t *testing.T) {
 			name:  "address not an IP",
 			files: map[string]string{"w.yaml": wlHead + "  serviceAccount: sa\n  address: 10.0.0.300\n"},
 			want:  []string{`w.yaml:7: spec.address: "10.0.0.300" is not an IP address`},
+		},
+		{
+			name: "bad addresses hide no other problem",
+			files: map[string]string{"w.yaml": wlHead + "  serviceAccount: sa\n  address: nowhere\n  localAddress: 192.0.2.1\n" +
+				"  ports: [{port: 80}, {port: 80}]\n" + // line 9
+				"  outbound: [{service: a, port: 90}, {service: b, port: 90}]\n"}, // line 10
+			want: []string{
+				`w.yaml:7: spec.address: "nowhere" is not an IP address`,
+				"w.yaml:8: spec.localAddress: must be a loopback address, not 192.0.2.1",
+				"w.yaml:9: spec.ports[1].port: duplicate port 80 (also spec.ports[0].port)",
+				"w.yaml:10: spec.outbound[1].port: duplicate local port 90 (also spec.outbound[0].port)",
+			},
 		},
 		{
 			name:  "address unspecified",
@@ -260,8 +276,8 @@ func TestLoadProblems(t *testing.T) {
 			name:  "outbound service name",
 			files: map[string]string{"w.yaml": wlBase + "  outbound:\n    - {service: 9lives.NS, port: 80}\n"},
 			want: []string{
-				"w.yaml:9: spec.outbound[0].service: service name: a DNS-1035 label",
 				"w.yaml:9: spec.outbound[0].service: namespace: a lowercase RFC 1123 label",
+				"w.yaml:9: spec.outbound[0].service: service name: a DNS-1035 label",
 			},
 		},
 		{
@@ -297,7 +313,7 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{"w.yaml:8: spec.portz: unknown field"},
 		},
 		{
-			name: "unknown fields, nested, all reported",
+			name:  "unknown fields, nested, all reported",
 			files: map[string]string{"s.yaml": svcHead + "  ports:\n    - port: 80\n      nmae: http\n  selectr: {}\nstatus2: x\n"},
 			want: []string{
 				"s.yaml:8: spec.ports[0].nmae: unknown field",

@@ -88,7 +88,7 @@ func validateService(doc document, svc *corev1.Service) []Problem {
 	c.metadata(&svc.ObjectMeta, validation.IsDNS1035Label)
 	c.labels("spec.selector", svc.Spec.Selector)
 	ports := svc.Spec.Ports
-	if len(ports) == 0 {
+	if len(ports) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName {
 		c.add("spec.ports", "at least one port is required")
 	}
 	names := make(map[string]fieldPath, len(ports))
@@ -146,9 +146,30 @@ func validateWorkload(doc document, td spiffeid.TrustDomain, wl *v1alpha1.Worklo
 
 	addr, addrOK := c.address(spec.Address)
 	local, localOK := c.localAddress(spec.LocalAddress)
+	b := c.workloadPorts(spec.Ports)
+	c.outbound(spec.Outbound, ns, b)
+	if localOK {
+		c.clashes(b, addrOK && addr == local, local)
+	}
+	return c.problems
+}
 
-	names := make(map[string]fieldPath, len(spec.Ports))
-	for i, p := range spec.Ports {
+// bindings are the ports a workload's sidecar and app bind, each with the
+// field that asks for it. The app listens on localAddress:targetPort
+// (several ports may share one target); the sidecar on address:port for
+// each port and on localAddress:localPort for each outbound listener.
+type bindings struct {
+	app, inbound, outbound map[int32]fieldPath
+}
+
+func (c *checker) workloadPorts(ports []v1alpha1.WorkloadPort) *bindings {
+	b := &bindings{
+		app:      make(map[int32]fieldPath),
+		inbound:  make(map[int32]fieldPath),
+		outbound: make(map[int32]fieldPath),
+	}
+	names := make(map[string]fieldPath, len(ports))
+	for i, p := range ports {
 		path := fieldPath("spec.ports").index(i)
 		if p.Name != "" {
 			if at, dup := names[p.Name]; dup {
@@ -157,27 +178,80 @@ func validateWorkload(doc document, td spiffeid.TrustDomain, wl *v1alpha1.Worklo
 				names[p.Name] = path.key("name")
 			}
 		}
-		c.port(path.key("port"), p.Port, false)
-		c.port(path.key("targetPort"), p.TargetPort, true)
-	}
-	targets := make(map[string]fieldPath, len(spec.Outbound))
-	for i, o := range spec.Outbound {
-		path := fieldPath("spec.outbound").index(i)
-		svc, ok := c.outboundService(path.key("service"), o.Service, ns)
-		if c.port(path.key("port"), o.Port, false) && ok {
-			key := fmt.Sprintf("%s port %d", svc, o.Port)
-			if at, dup := targets[key]; dup {
-				c.add(path, "duplicate outbound listener for service %s (also %s)", key, at)
+		if c.port(path.key("port"), p.Port, false) {
+			if at, dup := b.inbound[p.Port]; dup {
+				c.add(path.key("port"), "duplicate port %d (also %s)", p.Port, at)
 			} else {
-				targets[key] = path
+				b.inbound[p.Port] = path.key("port")
 			}
 		}
-		c.port(path.key("localPort"), o.LocalPort, true)
+		if c.port(path.key("targetPort"), p.TargetPort, true) {
+			target, at := p.TargetPort, path.key("targetPort")
+			if target == 0 || target == p.Port {
+				target, at = p.Port, path.key("port")
+			}
+			if _, seen := b.app[target]; !seen && target >= 1 && target <= 65535 {
+				b.app[target] = at
+			}
+		}
 	}
-	if addrOK && localOK {
-		c.sockets(spec, addr, local)
+	return b
+}
+
+func (c *checker) outbound(outbound []v1alpha1.OutboundListener, ns string, b *bindings) {
+	targets := make(map[model.NamespacedName]map[int32]fieldPath, len(outbound))
+	for i, o := range outbound {
+		path := fieldPath("spec.outbound").index(i)
+		svc, svcOK := c.outboundService(path.key("service"), o.Service, ns)
+		portOK := c.port(path.key("port"), o.Port, false)
+		if svcOK && portOK {
+			if at, dup := targets[svc][o.Port]; dup {
+				c.add(path, "duplicate outbound listener for service %s port %d (also %s)", svc, o.Port, at)
+			} else {
+				if targets[svc] == nil {
+					targets[svc] = make(map[int32]fieldPath)
+				}
+				targets[svc][o.Port] = path
+			}
+		}
+		local, at := o.LocalPort, path.key("localPort")
+		if local == 0 {
+			local, at = o.Port, path.key("port")
+		}
+		if !c.port(path.key("localPort"), o.LocalPort, true) || !portOK {
+			continue
+		}
+		if first, dup := b.outbound[local]; dup {
+			c.add(at, "duplicate local port %d (also %s)", local, first)
+		} else {
+			b.outbound[local] = at
+		}
 	}
-	return c.problems
+}
+
+// clashes reports sidecar ports that the app holds, or that the sidecar
+// holds twice because address and localAddress are the same (shared).
+func (c *checker) clashes(b *bindings, shared bool, local netip.Addr) {
+	if shared {
+		for port, at := range b.inbound {
+			app, clash := b.app[port]
+			switch {
+			case !clash:
+			case app == at: // the port is its own target
+				c.add(at, "the sidecar and the app would both bind %s:%d: give the port "+
+					"a different targetPort, or the workload an address other than its localAddress", local, port)
+			default:
+				c.add(at, "%s:%d is where the app listens (%s); the sidecar cannot bind it", local, port, app)
+			}
+		}
+	}
+	for port, at := range b.outbound {
+		if app, clash := b.app[port]; clash {
+			c.add(at, "%s:%d is where the app listens (%s); the sidecar cannot bind it", local, port, app)
+		} else if in, clash := b.inbound[port]; clash && shared {
+			c.add(at, "%s:%d is already the sidecar's inbound port (%s)", local, port, in)
+		}
+	}
 }
 
 func (c *checker) address(s string) (netip.Addr, bool) {
@@ -237,63 +311,4 @@ func prefixed(what string, msgs []string) []string {
 		msgs[i] = what + ": " + m
 	}
 	return msgs
-}
-
-// sockets checks the addresses the sidecar and the app bind: the app
-// listens on local:targetPort (several ports may share one target), the
-// sidecar on addr:port for each port and on local:localPort for each
-// outbound listener. No two of the sidecar's may coincide, nor any of its
-// with the app's. Out-of-range ports were reported already and are skipped.
-func (c *checker) sockets(spec *v1alpha1.WorkloadSpec, addr, local netip.Addr) {
-	valid := func(p int32) bool { return p >= 1 && p <= 65535 }
-	app := make(map[int32]fieldPath)
-	for i, p := range spec.Ports {
-		path, target := fieldPath("spec.ports").index(i).key("targetPort"), p.TargetPort
-		if target == 0 {
-			path, target = fieldPath("spec.ports").index(i).key("port"), p.Port
-		}
-		if _, seen := app[target]; valid(target) && !seen {
-			app[target] = path
-		}
-	}
-	inbound := make(map[int32]fieldPath)
-	for i, p := range spec.Ports {
-		path := fieldPath("spec.ports").index(i).key("port")
-		if !valid(p.Port) {
-			continue
-		}
-		if at, dup := inbound[p.Port]; dup {
-			c.add(path, "duplicate port %d (also %s)", p.Port, at)
-			continue
-		}
-		inbound[p.Port] = path
-		switch at, clash := app[p.Port]; {
-		case !clash || addr != local:
-		case p.TargetPort == 0 || p.TargetPort == p.Port:
-			c.add(path, "the sidecar and the app would both bind %s:%d: "+
-				"give the port a different targetPort, or the workload an address other than its localAddress", addr, p.Port)
-		default:
-			c.add(path, "%s:%d is where the app listens (%s); the sidecar cannot bind it", addr, p.Port, at)
-		}
-	}
-	outbound := make(map[int32]fieldPath)
-	for i, o := range spec.Outbound {
-		path, lp := fieldPath("spec.outbound").index(i).key("localPort"), o.LocalPort
-		if lp == 0 {
-			path, lp = fieldPath("spec.outbound").index(i).key("port"), o.Port
-		}
-		if !valid(lp) {
-			continue
-		}
-		if at, dup := outbound[lp]; dup {
-			c.add(path, "duplicate local port %d (also %s)", lp, at)
-			continue
-		}
-		outbound[lp] = path
-		if at, clash := app[lp]; clash {
-			c.add(path, "%s:%d is where the app listens (%s); the sidecar cannot bind it", local, lp, at)
-		} else if at, clash := inbound[lp]; clash && addr == local {
-			c.add(path, "%s:%d is already the sidecar's inbound port (%s)", local, lp, at)
-		}
-	}
 }

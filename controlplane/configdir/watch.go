@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -53,8 +54,9 @@ func (w *Watcher) ReloadErrors() uint64 { return w.reloadErrors.Load() }
 // keep Run waiting long, and must not modify the mesh. An invalid directory
 // is logged at warn level, one record per problem, and the last good mesh
 // stays in force (none at all, until the directory first loads). Run fails
-// if dir is not a directory or cannot be watched; it returns nil once ctx
-// is done, after stopping everything it started.
+// if dir is not a directory or cannot be watched, and when dir itself is
+// removed or renamed; it returns nil once ctx is done. It returns only after
+// stopping everything it started.
 func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 	info, err := os.Stat(w.dir)
 	if err != nil {
@@ -96,6 +98,10 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 				return errors.New("watch mesh config: watcher closed")
 			}
 			w.log.Debug("Mesh config directory changed", "event", ev.String())
+			if filepath.Clean(ev.Name) == filepath.Clean(w.dir) && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				// The watch went with the directory: nothing more will be seen.
+				return fmt.Errorf("watch mesh config: %s was removed or renamed", w.dir)
+			}
 			pendingSince = w.schedule(timer, pendingSince)
 		case err, ok := <-fw.Errors:
 			if !ok {

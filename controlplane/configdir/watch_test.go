@@ -255,6 +255,28 @@ func TestWatcherStartsBroken(t *testing.T) {
 	r.stop()
 }
 
+func TestWatcherDirectoryRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mesh")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := startWatcher(t, dir)
+	r.next()
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(err.Error(), "removed or renamed") {
+			t.Errorf("Run = %v, want an error saying the directory went away", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return after its directory was removed")
+	}
+	r.cancel()
+	goleak.VerifyNone(t)
+}
+
 func TestWatcherRunFails(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	writeFile(t, file, "")

@@ -38,5 +38,11 @@
 // SPIFFE ID of the mTLS peer (the client on inbound listeners, the server
 // on outbound ones), empty when that side is plaintext. A connection is
 // counted once, when it is proxied (result "ok") or refused (the other
-// results). direction on bytes is "to_upstream" or "to_downstream".
+// results: tls_handshake_failed, no_cluster, no_endpoints,
+// upstream_connect_failed). direction on bytes is "to_upstream" or
+// "to_downstream". Handshake error reasons are plaintext, timeout,
+// bad_certificate (chain or trust domain), unauthorized (SAN matchers),
+// no_client_certificate, protocol_version, peer_alert, peer_closed and
+// other; failed handshakes toward upstreams carry the same reasons prefixed
+// with "upstream_".
 package dataplane

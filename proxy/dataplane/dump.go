@@ -55,4 +55,3 @@ func marshalAll[M proto.Message](ms []M) ([]json.RawMessage, error) {
 	}
 	return out, nil
 }
-

@@ -68,18 +68,23 @@ func (b *backend) serve() {
 }
 
 // newDataplane returns a dataplane with the identity id issued by ca, and
-// its metrics registry. It is closed when the test ends.
-func newDataplane(t *testing.T, ca *testCA, id string) (*dataplane.Dataplane, *prometheus.Registry) {
+// its metrics registry, after edits of its configuration. It is closed
+// when the test ends.
+func newDataplane(t *testing.T, ca *testCA, id string, edits ...func(*dataplane.Config)) (*dataplane.Dataplane, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	dp := dataplane.New(dataplane.Config{
+	cfg := dataplane.Config{
 		SVID:         ca.svid(t, id),
 		Bundle:       ca.bundle,
 		TrustDomain:  ca.td,
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registerer:   reg,
 		DrainTimeout: time.Second,
-	})
+	}
+	for _, e := range edits {
+		e(&cfg)
+	}
+	dp := dataplane.New(cfg)
 	t.Cleanup(dp.Close)
 	return dp, reg
 }
@@ -225,9 +230,10 @@ var trustDomain = spiffeid.RequireTrustDomainFromString("cluster.local")
 
 // newPlainDataplane returns a dataplane without identity, for plaintext
 // configurations.
-func newPlainDataplane(t *testing.T) *dataplane.Dataplane {
+func newPlainDataplane(t *testing.T) (*dataplane.Dataplane, *prometheus.Registry) {
 	t.Helper()
-	dp := dataplane.New(dataplane.Config{TrustDomain: trustDomain, DrainTimeout: time.Second})
+	reg := prometheus.NewRegistry()
+	dp := dataplane.New(dataplane.Config{TrustDomain: trustDomain, DrainTimeout: time.Second, Registerer: reg})
 	t.Cleanup(dp.Close)
-	return dp
+	return dp, reg
 }

@@ -24,9 +24,9 @@ const (
 
 // mesh is an app → client proxy → mTLS → server proxy → echo backend path.
 type mesh struct {
-	ca                       *testCA
-	backend                  *backend
-	client, server           *dataplane.Dataplane
+	ca                        *testCA
+	backend                   *backend
+	client, server            *dataplane.Dataplane
 	clientMetrics, srvMetrics *prometheus.Registry
 	// inbound and outbound are the addresses the proxies listen on.
 	inbound, outbound string

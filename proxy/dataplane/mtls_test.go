@@ -6,10 +6,14 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/weftmesh/weft/proxy/dataplane"
 )
 
 func TestMTLSBothWaysWithHalfClose(t *testing.T) {
@@ -153,6 +157,44 @@ func TestOutboundRefusesUnexpectedServer(t *testing.T) {
 		}
 		if v := metric(t, m.srvMetrics, "weft_proxy_connections_total", connections(inboundName, "inbound", clientID, "ok")); v != 0 {
 			return "the server proxied a connection the client refused"
+		}
+		return ""
+	})
+}
+
+// TestNoSessionResumption checks that a client cannot resume a session, so
+// that its certificate is verified on every connection.
+func TestNoSessionResumption(t *testing.T) {
+	m := newMesh(t)
+	cfg := tlsconfig.MTLSClientConfig(m.ca.svid(t, clientID), m.ca.bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString(serverID)))
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i := range 2 {
+		c := tls.Client(dial(t, m.inbound), cfg)
+		if err := c.HandshakeContext(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		exchange(t, c, "x", "echo:x") // reads the session ticket, if any
+		if c.ConnectionState().DidResume {
+			t.Fatalf("connection %d resumed a session", i)
+		}
+		c.Close()
+	}
+}
+
+// TestHandshakeTimeout connects and sends nothing: the inbound listener
+// gives up after the handshake timeout.
+func TestHandshakeTimeout(t *testing.T) {
+	ca := newCA(t, "cluster.local")
+	dp, reg := newDataplane(t, ca, serverID, func(c *dataplane.Config) { c.HandshakeTimeout = 100 * time.Millisecond })
+	must(t, dp.OnListeners(t.Context(), []*listenerv3.Listener{inboundListener(t, inboundName, "127.0.0.1:0", inboundName, "spiffe://cluster.local/")}))
+	start := time.Now()
+	refused(t, dial(t, listenerAddr(t, dp, inboundName)))
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("closed after %v, before the handshake timeout", d)
+	}
+	eventually(t, func() string {
+		if v := metric(t, reg, "weft_proxy_tls_handshake_errors_total", map[string]string{"listener": inboundName, "reason": "timeout"}); v != 1 {
+			return fmt.Sprintf("%v timeouts, want 1", v)
 		}
 		return ""
 	})

@@ -44,7 +44,7 @@ func parseSocketAddress(p *problems, path string, a *corev3.Address, anyPort boo
 	if len(p.errs) > before {
 		return "", false
 	}
-	return netip.AddrPortFrom(ip, uint16(port)).String(), true
+	return netip.AddrPortFrom(ip, uint16(port)).String(), true //nolint:gosec // port ≤ 65535 checked above
 }
 
 // parseDuration checks an optional duration; unset gives def.

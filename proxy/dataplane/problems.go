@@ -29,8 +29,6 @@ func (p *problems) addf(path, format string, args ...any) {
 
 func (p *problems) ok() bool { return len(p.errs) == 0 }
 
-func (p *problems) err() error { return errors.Join(p.errs...) }
-
 // onlyFields reports every populated field of m that is not in allowed,
 // in field-number order, and unknown fields. Anything this package does not
 // implement must be refused rather than silently ignored, so each message

@@ -2,7 +2,6 @@ package dataplane_test
 
 import (
 	"net/netip"
-	"strconv"
 	"testing"
 	"time"
 
@@ -163,13 +162,4 @@ func edsCluster(t *testing.T, name, sni string, serverIDs ...string) *clusterv3.
 		}
 	}
 	return c
-}
-
-func port(t *testing.T, hostPort string) string {
-	t.Helper()
-	ap, err := netip.ParseAddrPort(hostPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strconv.Itoa(int(ap.Port()))
 }

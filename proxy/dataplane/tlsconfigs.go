@@ -24,6 +24,9 @@ func (d *Dataplane) serverTLS(matchers []sanMatcher) (*tls.Config, error) {
 	c := tlsconfig.MTLSServerConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(matchers))
 	tagPeerVerification(c)
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	// A resumed session skips VerifyPeerCertificate, which would let a
+	// client keep a session past a bundle rotation or a narrower matcher.
+	c.SessionTicketsDisabled = true
 	return c, nil
 }
 
@@ -36,6 +39,7 @@ func (d *Dataplane) clientTLS(u *upstreamTLS) (*tls.Config, error) {
 	tagPeerVerification(c)
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	c.ServerName = u.sni
+	// No ClientSessionCache: every connection verifies the server anew.
 	return c, nil
 }
 
@@ -103,7 +107,7 @@ func (e *peerCertificateError) Unwrap() error { return e.err }
 // tlsconfig so that failed handshakes can be told apart by reason.
 func tagPeerVerification(c *tls.Config) {
 	verify := c.VerifyPeerCertificate
-	c.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+	c.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error { //nolint:gosec // no resumption: servers disable tickets, clients have no session cache
 		if err := verify(raw, chains); err != nil {
 			return &peerCertificateError{err: err}
 		}

@@ -62,15 +62,15 @@ func (s *endpointSet) pick(policy clusterv3.Cluster_LbPolicy) int {
 	n := len(s.endpoints)
 	switch policy {
 	case clusterv3.Cluster_RANDOM:
-		return rand.IntN(n)
+		return rand.IntN(n) //nolint:gosec // load balancing needs no secrecy
 	case clusterv3.Cluster_LEAST_REQUEST:
 		// Power of two choices, as Envoy's default.
-		a, b := rand.IntN(n), rand.IntN(n)
+		a, b := rand.IntN(n), rand.IntN(n) //nolint:gosec // load balancing needs no secrecy
 		if s.endpoints[b].active.Load() < s.endpoints[a].active.Load() {
 			return b
 		}
 		return a
 	default:
-		return int((s.next.Add(1) - 1) % uint64(n))
+		return int((s.next.Add(1) - 1) % uint64(n)) //nolint:gosec // less than n
 	}
 }

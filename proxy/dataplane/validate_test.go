@@ -231,7 +231,7 @@ func TestEndpointValidation(t *testing.T) {
 // TestTLSWithoutIdentity checks that a dataplane without certificate
 // sources refuses mTLS configuration instead of failing at handshake.
 func TestTLSWithoutIdentity(t *testing.T) {
-	dp := newPlainDataplane(t)
+	dp, _ := newPlainDataplane(t)
 	err := dp.OnListeners(t.Context(), []*listenerv3.Listener{inboundListener(t, "inbound|9000", "127.0.0.1:0", "c", "spiffe://cluster.local/")})
 	checkErrors(t, err, []string{`listener "inbound|9000": filter_chains[0].transport_socket: mTLS needs the workload certificate and trust bundle, and the dataplane has none`})
 }
