@@ -26,7 +26,7 @@ type process struct {
 // is killed if the demo dies first, so no process outlives the demo.
 func startProcess(ctx context.Context, name, bin string, logDir string, args ...string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.Create(logPath) //nolint:gosec // a path inside the demo's own directory
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func waitReady(ctx context.Context, p *process, url string) error {
 
 // tail returns the last n lines of a file, indented.
 func tail(path string, n int) string {
-	data, err := os.ReadFile(path) //nolint:gosec // a log file the demo wrote
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "    (" + err.Error() + ")"
 	}

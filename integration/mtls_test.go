@@ -76,7 +76,7 @@ func TestPlaintextToMeshPortIsRefused(t *testing.T) {
 
 	t.Run("TLS without a client certificate", func(t *testing.T) {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{
-			InsecureSkipVerify: true, //nolint:gosec // this client probes the server; it never trusts it
+			InsecureSkipVerify: true, // this client probes the server; it never trusts it
 			MinVersion:         tls.VersionTLS13,
 		})
 		if err == nil {
@@ -227,4 +227,3 @@ func grepLines(page, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
-

@@ -38,7 +38,7 @@ type Config struct {
 
 // Default returns the configuration used when no flag says otherwise.
 func Default() Config {
-	return Config{
+	return Config{ //nolint:gosec // TokenFile is a path, not a credential
 		ControlPlaneAddress: "weft-controlplane.weft-system.svc:15012",
 		CARootFile:          "/var/run/weft/ca/root-cert.pem",
 		TrustDomain:         "cluster.local",

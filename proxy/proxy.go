@@ -100,8 +100,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		Logger:         p.log.With("component", "identity"),
 	})
 	if err := p.identity.Start(ctx); err != nil {
-		p.stop()
-		return fmt.Errorf("obtaining the workload certificate: %w", err)
+		return errors.Join(fmt.Errorf("obtaining the workload certificate: %w", err), p.stop())
 	}
 	p.log.Info("workload certificate obtained", "spiffe_id", mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount))
 
@@ -126,8 +125,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		}),
 	)
 	if err != nil {
-		p.stop()
-		return fmt.Errorf("xDS connection to %s: %w", p.cfg.ControlPlaneAddress, err)
+		return errors.Join(fmt.Errorf("xDS connection to %s: %w", p.cfg.ControlPlaneAddress, err), p.stop())
 	}
 	client := xdsclient.New(xdsclient.Config{
 		Conn: p.conn,

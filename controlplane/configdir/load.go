@@ -156,7 +156,7 @@ func sharedAddresses(objs []object) []Problem {
 			if p.Port < 1 || p.Port > 65535 {
 				continue // reported by validation
 			}
-			ap := netip.AddrPortFrom(addr, uint16(p.Port)) //nolint:gosec // range checked above
+			ap := netip.AddrPortFrom(addr, uint16(p.Port))
 			here := location{o.doc, fieldPath("spec.ports").index(j).key("port")}
 			first, dup := claims[ap]
 			switch {

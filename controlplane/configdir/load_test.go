@@ -314,9 +314,9 @@ func TestLoadProblems(t *testing.T) {
 		},
 		{
 			name:  "unknown fields, nested, all reported",
-			files: map[string]string{"s.yaml": svcHead + "  ports:\n    - port: 80\n      nmae: http\n  selectr: {}\nstatus2: x\n"},
+			files: map[string]string{"s.yaml": svcHead + "  ports:\n    - port: 80\n      nmea: http\n  selectr: {}\nstatus2: x\n"},
 			want: []string{
-				"s.yaml:8: spec.ports[0].nmae: unknown field",
+				"s.yaml:8: spec.ports[0].nmea: unknown field",
 				"s.yaml:9: spec.selectr: unknown field",
 				"s.yaml:10: status2: unknown field",
 			},

@@ -69,7 +69,7 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 	if err != nil {
 		return fmt.Errorf("watch mesh config: %w", err)
 	}
-	defer fw.Close() //nolint:errcheck // nothing to do about a failed close of a watch
+	defer fw.Close()
 	// Watch before the first load, so that no change between the two is lost.
 	if err := fw.Add(w.dir); err != nil {
 		return fmt.Errorf("watch mesh config: %w", err)

@@ -21,5 +21,5 @@ func (b *backoff) delay() time.Duration {
 	d := b.next
 	b.next = min(2*b.next, b.max)
 	half := d / 2
-	return half + rand.N(half+1)
+	return half + rand.N(half+1) //nolint:gosec // jitter needs no secrecy
 }

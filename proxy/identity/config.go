@@ -69,7 +69,7 @@ func (c *Config) Validate() error {
 	case c.TrustDomain.IsZero():
 		return errors.New("TrustDomain: required")
 	case c.Token == nil:
-		return errors.New("Token: required")
+		return errors.New("config: Token is required")
 	case len(c.RootCAs) == 0:
 		return errors.New("RootCAs: at least one root is required to verify the CA")
 	case c.TTL < 0:
@@ -80,7 +80,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("RequestTimeout %s: must be positive", c.RequestTimeout)
 	}
 	if _, err := meshid.Workload(c.TrustDomain, c.Namespace, c.ServiceAccount); err != nil {
-		return fmt.Errorf("Namespace %q, ServiceAccount %q: %w", c.Namespace, c.ServiceAccount, err)
+		return fmt.Errorf("config: Namespace %q, ServiceAccount %q: %w", c.Namespace, c.ServiceAccount, err)
 	}
 	return nil
 }

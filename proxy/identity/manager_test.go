@@ -266,7 +266,7 @@ func TestManagerConfigErrors(t *testing.T) {
 	}{
 		{"no address", func(c *identity.Config) { c.CAAddress = "" }, "CAAddress: required"},
 		{"no trust domain", func(c *identity.Config) { c.TrustDomain = spiffeid.TrustDomain{} }, "TrustDomain: required"},
-		{"no token", func(c *identity.Config) { c.Token = nil }, "Token: required"},
+		{"no token", func(c *identity.Config) { c.Token = nil }, "Token is required"},
 		{"no roots", func(c *identity.Config) { c.RootCAs = nil }, "RootCAs: at least one root"},
 		{"negative TTL", func(c *identity.Config) { c.TTL = -time.Second }, "TTL -1s: must not be negative"},
 		{"bad retry", func(c *identity.Config) { c.RetryMax = time.Millisecond }, "want 0 < RetryInitial <= RetryMax"},
