@@ -38,7 +38,7 @@ demo: build ## Run the whole mesh on this machine and print a report (no cluster
 ##@ Test
 
 .PHONY: test
-test: verify vet ## Everything: generated-code check, vet, and every test with -race.
+test: verify vet lint ## Everything: generated-code check, vet, lint, and every test with -race.
 	$(GO) test $(GOFLAGS) -race -count=1 -timeout 30m ./...
 
 .PHONY: test-fast

@@ -50,8 +50,12 @@ type ControlPlane struct {
 	errc   chan error
 }
 
-// New returns a control plane that does nothing until Start.
+// New returns a control plane that does nothing until Start. A nil log
+// discards.
 func New(cfg Config, log *slog.Logger) *ControlPlane {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &ControlPlane{
 		cfg:      cfg,
 		log:      log,

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -65,8 +66,14 @@ func (r report) write(w io.Writer) []error {
 		fmt.Errorf("backend sidecar should have verified only %s, saw %v", wantFrontend, r.inboundPeers))
 	p("  backend sidecar <- frontend:  %s  [%s]", peers(r.inboundPeers), status)
 	p("")
-	status = check(r.plaintextErr == nil && r.handshakeFails >= 1,
-		fmt.Errorf("plaintext to the backend's mesh port was not refused: %w (failed handshakes counted: %v)", r.plaintextErr, r.handshakeFails))
+	switch {
+	case r.plaintextErr != nil:
+		status = check(false, fmt.Errorf("plaintext to the backend's mesh port was not refused: %w", r.plaintextErr))
+	case r.handshakeFails < 1:
+		status = check(false, errors.New("the backend sidecar counted no failed handshake for the plaintext probe"))
+	default:
+		status = check(true, nil)
+	}
 	p("Plaintext to the backend's mesh port %s: refused, closed without a byte of answer;", l.backendMesh())
 	p("  the backend sidecar counted %v failed TLS handshake(s)  [%s]", r.handshakeFails, status)
 	p("")

@@ -52,8 +52,11 @@ type Proxy struct {
 	errc   chan error
 }
 
-// New returns a proxy that does nothing until Start.
+// New returns a proxy that does nothing until Start. A nil log discards.
 func New(cfg Config, log *slog.Logger) *Proxy {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Proxy{cfg: cfg, log: log, registry: prometheus.NewRegistry(), errc: make(chan error, 2)}
 }
 

@@ -1,0 +1,58 @@
+package controlplane
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidateNamesTheFlag(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no config dir", func(c *Config) { c.ConfigDir = "" }, "--config-dir is required"},
+		{"bad trust domain", func(c *Config) { c.TrustDomain = "Not A Domain" }, `--trust-domain "Not A Domain"`},
+		{"bad xds address", func(c *Config) { c.XDSAddress = "15012" }, `--xds-address "15012"`},
+		{"bad monitor address", func(c *Config) { c.MonitorAddress = "nowhere" }, `--monitor-address "nowhere"`},
+		{"ttl above max", func(c *Config) { c.DefaultCertTTL = 48 * time.Hour; c.MaxCertTTL = time.Hour }, "--cert-ttl 48h0m0s must be positive and at most --max-cert-ttl 1h0m0s"},
+		{"no state dir", func(c *Config) { c.StateDir = "" }, "--state-dir must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.ConfigDir = "mesh"
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+	cfg := Default()
+	cfg.ConfigDir = "mesh"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the defaults plus a config dir should be valid: %v", err)
+	}
+}
+
+func TestStartRefusesABadConfigDir(t *testing.T) {
+	cfg := Default()
+	cfg.ConfigDir = t.TempDir() + "/missing"
+	cfg.StateDir = t.TempDir()
+	cfg.XDSAddress, cfg.MonitorAddress = "127.0.0.1:0", "127.0.0.1:0"
+	c := New(cfg, nil)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer c.Close()
+	select {
+	case err := <-c.Errors():
+		if !strings.Contains(err.Error(), "missing") {
+			t.Fatalf("error %v does not name the missing directory", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a missing config dir did not stop the control plane")
+	}
+}

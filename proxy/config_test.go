@@ -1,0 +1,44 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigValidateNamesTheFlag(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no name", func(c *Config) { c.Name = "" }, "--name is required"},
+		{"bad control plane address", func(c *Config) { c.ControlPlaneAddress = "controlplane" }, `--control-plane "controlplane"`},
+		{"bad admin address", func(c *Config) { c.AdminAddress = "15000" }, `--admin-address "15000"`},
+		{"bad trust domain", func(c *Config) { c.TrustDomain = "UPPER CASE" }, `--trust-domain "UPPER CASE"`},
+		{"bad service account", func(c *Config) { c.ServiceAccount = "a/b" }, `--service-account "a/b"`},
+		{"no roots", func(c *Config) { c.CARootFile = "" }, "--ca-root-file is required"},
+		{"no token", func(c *Config) { c.TokenFile = "" }, "--token-file is required"},
+		{"negative ttl", func(c *Config) { c.CertTTL = -1 }, "--cert-ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Name = "backend-1"
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStartFailsClearlyOnUnreadableRoots(t *testing.T) {
+	cfg := Default()
+	cfg.Name = "backend-1"
+	cfg.CARootFile = t.TempDir() + "/root-cert.pem"
+	err := New(cfg, nil).Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "reading CA roots") {
+		t.Fatalf("Start() = %v, want a clear error about the CA roots", err)
+	}
+}
