@@ -1,0 +1,28 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"--name", "web-1", "--namespace", "shop", "--service-account", "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "web-1" || cfg.Namespace != "shop" || cfg.ServiceAccount != "web" {
+		t.Errorf("parsed %+v", cfg)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--name is required"},
+		{[]string{"--name", "w", "--control-plane", "nohost"}, `--control-plane "nohost"`},
+		{[]string{"--name", "w", "stray"}, "unexpected arguments: [stray]"},
+	} {
+		if _, _, err := parseFlags(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
