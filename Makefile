@@ -17,6 +17,11 @@ CONTROLLER_GEN_VERSION := v0.23.0
 GOLANGCI_LINT  := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_GEN_VERSION)
 
+# The real kube-apiserver and etcd that envtest tests run, built from source
+# by hack/envtest.sh into bin/envtest/<version>.
+ENVTEST_K8S_VERSION := v1.37.2
+ENVTEST_ASSETS      := $(BIN)/envtest/$(ENVTEST_K8S_VERSION)
+
 ##@ General
 
 .PHONY: help
@@ -38,12 +43,18 @@ demo: build ## Run the whole mesh on this machine and print a report (no cluster
 ##@ Test
 
 .PHONY: test
-test: verify vet lint ## Everything: generated-code check, vet, lint, and every test with -race.
+test: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+test: verify vet lint envtest ## Everything: generated-code check, vet, lint, and every test with -race.
+	hack/spire.sh >/dev/null # SPIRE server and agent for integration's interop test (cached in bin/spire)
 	$(GO) test $(GOFLAGS) -race -count=1 -timeout 30m ./...
 
 .PHONY: test-fast
 test-fast: ## Unit and loopback tests only (the inner loop).
 	$(GO) test $(GOFLAGS) -short -count=1 ./...
+
+.PHONY: envtest
+envtest: ## Build (once) the kube-apiserver and etcd that tests against a real API server use.
+	@K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_DIR=$(ENVTEST_ASSETS) hack/envtest.sh >/dev/null
 
 .PHONY: fmt
 fmt: ## Format the code.

@@ -15,8 +15,27 @@ import (
 type Config struct {
 	// ConfigDir is the directory of YAML the mesh is read from.
 	ConfigDir string
-	// StateDir keeps the CA's root key and certificate between restarts.
+	// StateDir keeps the CA's root key and certificate between restarts,
+	// when no CA is provided (CADir, CACertFile).
 	StateDir string
+	// CADir holds a provided CA in cert-manager's layout: tls.crt (the
+	// signing certificate, then any intermediates), tls.key, ca.crt (its
+	// roots). Excludes CACertFile.
+	CADir string
+	// CACertFile, CAKeyFile and CABundleFile name a provided CA's files:
+	// the signing certificate (root or intermediate, then any
+	// intermediates), its key, and the roots it chains to (optional when
+	// the certificate is a root).
+	CACertFile   string
+	CAKeyFile    string
+	CABundleFile string
+	// CATrustBundleFile holds more roots to trust and serve in the trust
+	// bundle: the other root while one is rotated (docs/identity.md).
+	CATrustBundleFile string
+	// CAReloadInterval is how often the CA's files are re-read; a change
+	// that passes every check takes effect at once. Zero disables polling
+	// (SIGHUP still reloads).
+	CAReloadInterval time.Duration
 	// TrustDomain of every SPIFFE ID the CA issues.
 	TrustDomain string
 	// XDSAddress serves xDS and the CA (gRPC over TLS).
@@ -41,6 +60,8 @@ func Default() Config {
 		ServingDNSNames: []string{"weft-controlplane.weft-system.svc"},
 		DefaultCertTTL:  24 * time.Hour,
 		MaxCertTTL:      7 * 24 * time.Hour,
+
+		CAReloadInterval: 10 * time.Second,
 	}
 }
 
@@ -50,9 +71,10 @@ func (c Config) Validate() error {
 	if c.ConfigDir == "" {
 		errs = append(errs, errors.New("--config-dir is required"))
 	}
-	if c.StateDir == "" {
-		errs = append(errs, errors.New("--state-dir must not be empty"))
+	if c.StateDir == "" && !c.ProvidedCA() {
+		errs = append(errs, errors.New("--state-dir must not be empty: it keeps the CA root (or give --ca-dir or --ca-cert-file)"))
 	}
+	errs = append(errs, c.validateCA()...)
 	if _, err := spiffeid.TrustDomainFromString(c.TrustDomain); err != nil {
 		errs = append(errs, fmt.Errorf("--trust-domain %q: %w", c.TrustDomain, err))
 	}
@@ -65,4 +87,26 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must be positive and at most --max-cert-ttl %s", c.DefaultCertTTL, c.MaxCertTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// ProvidedCA reports whether the CA is given (CADir or CACertFile) rather
+// than created in StateDir.
+func (c Config) ProvidedCA() bool { return c.CADir != "" || c.CACertFile != "" }
+
+func (c Config) validateCA() []error {
+	var errs []error
+	switch {
+	case c.CADir != "" && (c.CACertFile != "" || c.CAKeyFile != "" || c.CABundleFile != ""):
+		errs = append(errs, errors.New("--ca-dir excludes --ca-cert-file, --ca-key-file and --ca-bundle-file: give a cert-manager directory or the files"))
+	case c.CACertFile != "" && c.CAKeyFile == "":
+		errs = append(errs, errors.New("--ca-cert-file needs --ca-key-file"))
+	case c.CAKeyFile != "" && c.CACertFile == "":
+		errs = append(errs, errors.New("--ca-key-file needs --ca-cert-file"))
+	case c.CABundleFile != "" && c.CACertFile == "":
+		errs = append(errs, errors.New("--ca-bundle-file needs --ca-cert-file"))
+	}
+	if c.CAReloadInterval < 0 {
+		errs = append(errs, fmt.Errorf("--ca-reload-interval %s must not be negative (0 disables polling)", c.CAReloadInterval))
+	}
+	return errs
 }

@@ -18,6 +18,11 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"bad monitor address", func(c *Config) { c.MonitorAddress = "nowhere" }, `--monitor-address "nowhere"`},
 		{"ttl above max", func(c *Config) { c.DefaultCertTTL = 48 * time.Hour; c.MaxCertTTL = time.Hour }, "--cert-ttl 48h0m0s must be positive and at most --max-cert-ttl 1h0m0s"},
 		{"no state dir", func(c *Config) { c.StateDir = "" }, "--state-dir must not be empty"},
+		{"ca dir and files", func(c *Config) { c.CADir, c.CACertFile = "ca", "tls.crt" }, "--ca-dir excludes --ca-cert-file"},
+		{"ca cert without key", func(c *Config) { c.CACertFile = "tls.crt" }, "--ca-cert-file needs --ca-key-file"},
+		{"ca key without cert", func(c *Config) { c.CAKeyFile = "tls.key" }, "--ca-key-file needs --ca-cert-file"},
+		{"ca bundle without cert", func(c *Config) { c.CABundleFile = "ca.crt" }, "--ca-bundle-file needs --ca-cert-file"},
+		{"negative reload interval", func(c *Config) { c.CAReloadInterval = -time.Second }, "--ca-reload-interval -1s must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,6 +39,22 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 	cfg.ConfigDir = "mesh"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("the defaults plus a config dir should be valid: %v", err)
+	}
+	cfg.StateDir, cfg.CADir = "", "/etc/weft/ca"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("a provided CA needs no state dir: %v", err)
+	}
+}
+
+func TestStartNamesTheBadCAFile(t *testing.T) {
+	cfg := Default()
+	cfg.ConfigDir = t.TempDir()
+	cfg.StateDir = ""
+	cfg.CADir = t.TempDir()
+	cfg.XDSAddress, cfg.MonitorAddress = "127.0.0.1:0", "127.0.0.1:0"
+	err := New(cfg, nil).Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), cfg.CADir+"/tls.crt") {
+		t.Fatalf("Start with an empty --ca-dir: %v, want an error naming tls.crt", err)
 	}
 }
 

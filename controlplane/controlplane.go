@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +39,14 @@ type ControlPlane struct {
 	xds      *xds.Server
 	ready    atomic.Bool
 
+	// authority, caFiles and caOptions are set by Start; caReload
+	// serializes ReloadCA.
+	authority *ca.Authority
+	caFiles   ca.Files
+	caOptions ca.Options
+	caReload  sync.Mutex
+	caReloads *prometheus.CounterVec
+
 	xdsListener     net.Listener
 	monitorListener net.Listener
 	grpcServer      *grpc.Server
@@ -64,7 +71,7 @@ func New(cfg Config, log *slog.Logger) *ControlPlane {
 	}
 }
 
-// Start loads (or creates) the CA, binds both ports and starts serving and
+// Start loads the CA (provided, or created in the state directory), binds both ports and starts serving and
 // watching the config directory. It returns once the ports are bound; the
 // first configuration is pushed as soon as the directory has been read.
 func (c *ControlPlane) Start(ctx context.Context) error {
@@ -77,10 +84,10 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	}
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	authority, err := ca.LoadOrCreate(c.cfg.StateDir, td, time.Now)
-	if err != nil {
-		return fmt.Errorf("certificate authority: %w", err)
+	if err := c.loadCA(td); err != nil {
+		return err
 	}
+	authority := c.authority
 	c.xds = xds.New(xds.Config{Logger: c.log.With("component", "xds"), Registerer: c.registry})
 	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return tokenEntries(c.xds.Mesh()) })
 	certs, err := ca.NewService(authority, authn, ca.ServiceConfig{
@@ -92,13 +99,21 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	}
 
 	serving := authority.NewServingCertSource(c.cfg.ServingDNSNames, servingCertTTL)
-	tlsConfig := &tls.Config{
+	base := &tls.Config{
 		MinVersion:     tls.VersionTLS13,
 		GetCertificate: serving.GetCertificate,
 		// The CA service admits callers without a certificate (they hold a
 		// token instead); the xDS service refuses them.
 		ClientAuth: tls.VerifyClientCertIfGiven,
-		ClientCAs:  certPool(authority.Bundle()),
+	}
+	tlsConfig := base.Clone()
+	// Client certificates are verified against the CA's bundle of the
+	// moment, so that a root added or removed by ReloadCA takes effect
+	// with the next handshake.
+	tlsConfig.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		cfg := base.Clone()
+		cfg.ClientCAs = authority.BundlePool()
+		return cfg, nil
 	}
 
 	var lc net.ListenConfig
@@ -126,6 +141,9 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		return watcher.Run(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
 	})
 	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
+	if c.cfg.CAReloadInterval > 0 {
+		c.goFatal(func() error { c.pollCA(ctx); return nil })
+	}
 	c.goFatal(func() error {
 		if err := c.httpServer.Serve(c.monitorListener); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -198,14 +216,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err = <-c.Errors():
 	}
 	return errors.Join(err, c.Close())
-}
-
-func certPool(certs []*x509.Certificate) *x509.CertPool {
-	pool := x509.NewCertPool()
-	for _, cert := range certs {
-		pool.AddCert(cert)
-	}
-	return pool
 }
 
 // tokenEntries lists the bootstrap tokens of the mesh's workloads.

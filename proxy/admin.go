@@ -3,12 +3,14 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// adminHandler serves the admin port: /ready, /metrics, and /config_dump
-// (the configuration the proxy applied, as JSON).
+// adminHandler serves the admin port: /ready, /metrics, /config_dump (the
+// configuration the proxy applied, as JSON) and /certs (the workload's
+// certificate chain and trust bundle, as JSON, never the private key).
 func (p *Proxy) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{}))
@@ -32,6 +34,22 @@ func (p *Proxy) adminHandler() http.Handler {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(body)
+	})
+	mux.HandleFunc("GET /certs", func(w http.ResponseWriter, _ *http.Request) {
+		id := p.identity.Load()
+		if id == nil {
+			http.Error(w, "no certificate yet", http.StatusServiceUnavailable)
+			return
+		}
+		certs, err := id.Certs(time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(certs)
 	})
 	return mux
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/weftmesh/weft/meshid"
 )
@@ -16,7 +18,7 @@ type Config struct {
 	// ControlPlaneAddress is host:port of the control plane's xDS and CA port.
 	ControlPlaneAddress string
 	// CARootFile holds the PEM roots that the control plane's certificate
-	// must chain to.
+	// must chain to. Unused with WorkloadAPISocket.
 	CARootFile string
 	// TrustDomain of the mesh.
 	TrustDomain string
@@ -27,13 +29,29 @@ type Config struct {
 	ServiceAccount string
 	// TokenFile holds the credential shown to the CA (a bootstrap token in
 	// standalone mode). It is re-read before every request, so it may rotate.
+	// Unused with WorkloadAPISocket.
 	TokenFile string
+	// WorkloadAPISocket, when set, is the address of a SPIFFE Workload API
+	// (e.g. unix:///run/spire/agent.sock, a SPIRE agent): the proxy takes its
+	// SVID and trust bundle from there, renewed by the issuer, and never
+	// asks Weft's CA. The bundle must then hold the root of the control
+	// plane's certificate. A bare absolute path means a unix socket.
+	WorkloadAPISocket string
 	// AdminAddress serves /ready, /metrics and /config_dump. Keep it on
 	// loopback: it shows the proxy's configuration.
 	AdminAddress string
 	// CertTTL is the certificate lifetime asked of the CA; zero lets the CA
-	// choose.
+	// choose. Unused with WorkloadAPISocket.
 	CertTTL time.Duration
+}
+
+// workloadAPIAddress is WorkloadAPISocket as a go-spiffe address: a bare
+// absolute path becomes a unix:// URI.
+func (c Config) workloadAPIAddress() string {
+	if strings.HasPrefix(c.WorkloadAPISocket, "/") {
+		return "unix://" + c.WorkloadAPISocket
+	}
+	return c.WorkloadAPISocket
 }
 
 // Default returns the configuration used when no flag says otherwise.
@@ -65,11 +83,18 @@ func (c Config) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("--name is required: the workload's name"))
 	}
-	if c.CARootFile == "" {
-		errs = append(errs, errors.New("--ca-root-file is required"))
-	}
-	if c.TokenFile == "" {
-		errs = append(errs, errors.New("--token-file is required"))
+	if c.WorkloadAPISocket != "" {
+		if err := workloadapi.ValidateAddress(c.workloadAPIAddress()); err != nil {
+			errs = append(errs, fmt.Errorf("--workload-api-socket %q: %w (e.g. unix:///run/spire/agent.sock)", c.WorkloadAPISocket, err))
+		}
+	} else {
+		// Only the CA flow needs these.
+		if c.CARootFile == "" {
+			errs = append(errs, errors.New("--ca-root-file is required (or --workload-api-socket)"))
+		}
+		if c.TokenFile == "" {
+			errs = append(errs, errors.New("--token-file is required (or --workload-api-socket)"))
+		}
 	}
 	if err == nil {
 		if _, err := meshid.Workload(td, c.Namespace, c.ServiceAccount); err != nil {

@@ -37,7 +37,8 @@ type Proxy struct {
 	log *slog.Logger
 
 	registry *prometheus.Registry
-	identity *identity.Manager
+	// identity is set during Start while the admin port already answers.
+	identity atomic.Pointer[identitySource]
 	conn     *grpc.ClientConn
 	// dataplane and xds are set during Start while the admin port already
 	// answers, so its handlers read them atomically.
@@ -71,7 +72,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trust domain: %w", err)
 	}
-	roots, err := readRoots(p.cfg.CARootFile)
+	src, err := p.newIdentity(td)
 	if err != nil {
 		return err
 	}
@@ -92,31 +93,22 @@ func (p *Proxy) Start(ctx context.Context) error {
 		return nil
 	})
 
-	p.identity = identity.New(identity.Config{
-		CAAddress:      p.cfg.ControlPlaneAddress,
-		TrustDomain:    td,
-		Namespace:      p.cfg.Namespace,
-		ServiceAccount: p.cfg.ServiceAccount,
-		Token:          tokenFromFile(p.cfg.TokenFile),
-		RootCAs:        roots,
-		TTL:            p.cfg.CertTTL,
-		Logger:         p.log.With("component", "identity"),
-	})
-	if err := p.identity.Start(ctx); err != nil {
+	p.identity.Store(&identitySource{src})
+	if err := src.Start(ctx); err != nil {
 		return errors.Join(fmt.Errorf("obtaining the workload certificate: %w", err), p.stop())
 	}
 	p.log.Info("workload certificate obtained", "spiffe_id", mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount))
 
 	dp := dataplane.New(dataplane.Config{
-		SVID:        p.identity,
-		Bundle:      p.identity,
+		SVID:        src,
+		Bundle:      src,
 		TrustDomain: td,
 		Logger:      p.log.With("component", "dataplane"),
 		Registerer:  p.registry,
 	})
 	p.dataplane.Store(dp)
 
-	tlsConfig := tlsconfig.MTLSClientConfig(p.identity, p.identity, tlsconfig.AuthorizeID(meshid.ControlPlane(td)))
+	tlsConfig := tlsconfig.MTLSClientConfig(src, src, tlsconfig.AuthorizeID(meshid.ControlPlane(td)))
 	p.conn, err = grpc.NewClient(p.cfg.ControlPlaneAddress,
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
@@ -200,10 +192,47 @@ func (p *Proxy) stop() error {
 	if dp := p.dataplane.Load(); dp != nil {
 		dp.Close()
 	}
-	if p.identity != nil {
-		p.identity.Close()
+	if id := p.identity.Load(); id != nil {
+		errs = append(errs, id.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// identitySource boxes the Source for an atomic pointer.
+type identitySource struct{ identity.Source }
+
+// newIdentity returns where the workload's SVID comes from: the Workload
+// API when configured, Weft's CA otherwise. It does no network I/O.
+func (p *Proxy) newIdentity(td spiffeid.TrustDomain) (identity.Source, error) {
+	log := p.log.With("component", "identity")
+	if p.cfg.WorkloadAPISocket != "" {
+		id, err := meshid.Workload(td, p.cfg.Namespace, p.cfg.ServiceAccount)
+		if err != nil {
+			return nil, fmt.Errorf("workload identity: %w", err)
+		}
+		return identity.NewWorkloadAPISource(identity.WorkloadAPIConfig{
+			Address:     p.cfg.workloadAPIAddress(),
+			TrustDomain: td,
+			ID:          id,
+			Logger:      log,
+			Registerer:  p.registry,
+		}), nil
+	}
+	roots, err := readRoots(p.cfg.CARootFile)
+	if err != nil {
+		return nil, err
+	}
+	return identity.New(identity.Config{
+		CAAddress:      p.cfg.ControlPlaneAddress,
+		TrustDomain:    td,
+		Namespace:      p.cfg.Namespace,
+		ServiceAccount: p.cfg.ServiceAccount,
+		Token:          tokenFromFile(p.cfg.TokenFile),
+		RootCAs:        roots,
+		TTL:            p.cfg.CertTTL,
+		Logger:         log,
+		Registerer:     p.registry,
+	}), nil
 }
 
 // Run starts a proxy and serves until ctx ends or it fails.

@@ -3,10 +3,18 @@
 // directory of YAML:
 //
 //	weft-controlplane --config-dir ./mesh --state-dir ./state
+//
+// With a CA of your own (root or intermediate), in cert-manager's layout:
+//
+//	weft-controlplane --config-dir ./mesh --ca-dir /etc/weft/ca
+//
+// The CA's files are re-read every --ca-reload-interval and on SIGHUP; see
+// docs/identity.md for rotating a root without downtime.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,10 +35,34 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := controlplane.Run(ctx, cfg, log); err != nil {
+	if err := run(ctx, cfg, log); err != nil {
 		log.Error("control plane failed", "error", err)
 		stop()
 		os.Exit(1) //nolint:gocritic // stop has run
+	}
+}
+
+// run serves until ctx ends or the control plane fails; SIGHUP reloads
+// the CA's files.
+func run(ctx context.Context, cfg controlplane.Config, log *slog.Logger) error {
+	c := controlplane.New(cfg, log)
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return c.Close()
+		case err := <-c.Errors():
+			return errors.Join(err, c.Close())
+		case <-hup:
+			if err := c.ReloadCA(ctx); err != nil {
+				log.Error("certificate authority not reloaded", "error", err)
+			}
+		}
 	}
 }
 
@@ -38,7 +70,13 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	cfg := controlplane.Default()
 	fs := flag.NewFlagSet("weft-controlplane", flag.ContinueOnError)
 	fs.StringVar(&cfg.ConfigDir, "config-dir", cfg.ConfigDir, "directory of YAML (Services, Workloads) to serve; watched for changes")
-	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory keeping the CA root between restarts")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory keeping the CA root between restarts (when no CA is provided)")
+	fs.StringVar(&cfg.CADir, "ca-dir", cfg.CADir, "provided CA in cert-manager's layout: tls.crt (signing certificate, then intermediates), tls.key, ca.crt (roots)")
+	fs.StringVar(&cfg.CACertFile, "ca-cert-file", cfg.CACertFile, "provided CA: PEM signing certificate (root or intermediate), then any intermediates")
+	fs.StringVar(&cfg.CAKeyFile, "ca-key-file", cfg.CAKeyFile, "provided CA: PEM private key of --ca-cert-file")
+	fs.StringVar(&cfg.CABundleFile, "ca-bundle-file", cfg.CABundleFile, "provided CA: PEM roots --ca-cert-file chains to (optional for a root)")
+	fs.StringVar(&cfg.CATrustBundleFile, "ca-trust-bundle-file", cfg.CATrustBundleFile, "PEM roots trusted besides the CA's own, e.g. the other root during a rotation")
+	fs.DurationVar(&cfg.CAReloadInterval, "ca-reload-interval", cfg.CAReloadInterval, "how often the CA files are re-read (0: only on SIGHUP)")
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", cfg.TrustDomain, "SPIFFE trust domain")
 	fs.StringVar(&cfg.XDSAddress, "xds-address", cfg.XDSAddress, "address serving xDS and the CA (gRPC over TLS)")
 	fs.StringVar(&cfg.MonitorAddress, "monitor-address", cfg.MonitorAddress, "address serving /metrics, /ready and /debug/")

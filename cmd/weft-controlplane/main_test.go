@@ -13,6 +13,15 @@ func TestParseFlags(t *testing.T) {
 	if cfg.ConfigDir != "mesh" || strings.Join(cfg.ServingDNSNames, "|") != "a.example|b.example" {
 		t.Errorf("parsed %+v", cfg)
 	}
+	cfg, _, err = parseFlags([]string{"--config-dir", "mesh", "--ca-cert-file", "c.pem", "--ca-key-file", "k.pem",
+		"--ca-bundle-file", "roots.pem", "--ca-trust-bundle-file", "trust.pem", "--ca-reload-interval", "1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CACertFile != "c.pem" || cfg.CAKeyFile != "k.pem" || cfg.CABundleFile != "roots.pem" ||
+		cfg.CATrustBundleFile != "trust.pem" || cfg.CAReloadInterval.Minutes() != 1 {
+		t.Errorf("CA flags parsed into %+v", cfg)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -20,6 +29,9 @@ func TestParseFlags(t *testing.T) {
 		{nil, "--config-dir is required"},
 		{[]string{"--config-dir", "m", "--log-level", "loud"}, "log-level"},
 		{[]string{"--config-dir", "m", "extra"}, "unexpected arguments: [extra]"},
+		{[]string{"--config-dir", "m", "--ca-dir", "ca", "--ca-cert-file", "tls.crt"}, "--ca-dir excludes --ca-cert-file"},
+		{[]string{"--config-dir", "m", "--ca-cert-file", "tls.crt"}, "--ca-cert-file needs --ca-key-file"},
+		{[]string{"--config-dir", "m", "--ca-reload-interval", "-1s"}, "--ca-reload-interval -1s must not be negative"},
 	} {
 		if _, _, err := parseFlags(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)

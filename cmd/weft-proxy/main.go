@@ -2,6 +2,9 @@
 //
 //	weft-proxy --name backend-1 --namespace demo --service-account backend \
 //	    --control-plane 127.0.0.1:15012 --ca-root-file root-cert.pem --token-file token
+//
+// With --workload-api-socket unix:///run/spire/agent.sock the SVID comes
+// from a SPIFFE Workload API (a SPIRE agent) instead of Weft's CA.
 package main
 
 import (
@@ -42,8 +45,9 @@ func parseFlags(args []string) (proxy.Config, slog.Level, error) {
 	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "namespace of the workload")
 	fs.StringVar(&cfg.ServiceAccount, "service-account", cfg.ServiceAccount, "service account of the workload: its identity")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the credential shown to the CA")
-	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump (keep on loopback)")
+	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump, /certs (keep on loopback)")
 	fs.DurationVar(&cfg.CertTTL, "cert-ttl", cfg.CertTTL, "certificate lifetime to ask the CA for (0: the CA's default)")
+	fs.StringVar(&cfg.WorkloadAPISocket, "workload-api-socket", cfg.WorkloadAPISocket, "SPIFFE Workload API address (e.g. unix:///run/spire/agent.sock): take the SVID from there (SPIRE) instead of Weft's CA")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

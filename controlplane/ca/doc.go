@@ -11,8 +11,13 @@
 // bootstrap tokens against their SHA-256 digests (standalone mode); a
 // Kubernetes TokenReview authenticator plugs in the same way.
 //
-// Where the keys live is kept apart from what the CA does with them:
-// LoadOrCreate persists a self-signed root in a directory (standalone mode),
-// and New accepts any root and key, so a Secret-backed store or a
-// user-provided CA reuses the same signing and validation code.
+// Where the keys live is kept apart from what the CA does with them. An
+// Authority signs with Material: a signing certificate (a root, or an
+// intermediate with the chain above it) and its key, plus every root it
+// trusts. LoadOrCreate persists a self-signed root in a directory
+// (standalone mode); Files reads Material from PEM files, a provided CA in
+// cert-manager's layout (tls.crt, tls.key, ca.crt) among them; a
+// Secret-backed store builds Material the same way. Update swaps the
+// Material of a running Authority after the same checks, which is how a
+// root is rotated with an overlapping trust bundle (docs/identity.md).
 package ca

@@ -26,6 +26,9 @@ const (
 	ReasonWrongIdentity Reason = "wrong_identity"
 	ReasonBadKey        Reason = "bad_key"
 	ReasonBadTTL        Reason = "bad_ttl"
+	ReasonWildcard      Reason = "wildcard"
+	ReasonNULByte       Reason = "nul_byte"
+	ReasonCARequested   Reason = "ca_requested"
 )
 
 // RejectionError says why a certificate request was rejected.

@@ -161,7 +161,9 @@ func (s *Service) parseRequest(req *cav1.CreateCertificateRequest) (time.Duratio
 	ttl := s.cfg.DefaultTTL
 	if req.GetTtl() != nil {
 		if err := req.GetTtl().CheckValid(); err != nil {
-			return 0, nil, reject(ReasonBadTTL, "TTL is not a valid duration: %v", err)
+			// protobuf's own message is deliberately unstable; say it plainly.
+			return 0, nil, reject(ReasonBadTTL, "TTL of %d seconds and %d nanoseconds is not a valid duration",
+				req.GetTtl().GetSeconds(), req.GetTtl().GetNanos())
 		}
 		ttl = req.GetTtl().AsDuration()
 		if ttl > s.cfg.MaxTTL {
@@ -177,6 +179,9 @@ func (s *Service) parseRequest(req *cav1.CreateCertificateRequest) (time.Duratio
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
+		if rej := unparsableKey(der); rej != nil {
+			return 0, nil, rej
+		}
 		return 0, nil, reject(ReasonMalformed, "CSR is not DER PKCS#10: %v", err)
 	}
 	return ttl, csr, nil

@@ -28,12 +28,10 @@ func (a *Authority) ServingCertificate(dnsNames []string, ttl time.Duration) (*t
 	if err != nil {
 		return nil, fmt.Errorf("generate serving key: %w", err)
 	}
+	s := a.cur.Load()
 	now := a.now()
-	notAfter := now.Add(ttl)
-	if notAfter.After(a.cert.NotAfter) {
-		notAfter = a.cert.NotAfter
-	}
-	chain, err := a.issue(&x509.Certificate{
+	notAfter := minTime(now.Add(ttl), s.notAfter)
+	chain, err := a.issue(s, &x509.Certificate{
 		Subject:               pkix.Name{Organization: []string{"Weft"}},
 		NotBefore:             now.Add(-clockSkew),
 		NotAfter:              notAfter,
@@ -54,7 +52,8 @@ func (a *Authority) ServingCertificate(dnsNames []string, ttl time.Duration) (*t
 }
 
 // ServingCertSource hands out the control plane's serving certificate and
-// reissues it once half of its lifetime has passed. It does so lazily, in
+// reissues it once half of its lifetime has passed, or as soon as the
+// Authority signs with another certificate (Update). It does so lazily, in
 // the TLS handshake that needs it, so it starts no goroutine. It is safe for
 // concurrent use.
 type ServingCertSource struct {
@@ -64,6 +63,7 @@ type ServingCertSource struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
+	signer  *signer // what signed cert
 	renewAt time.Time
 }
 
@@ -80,7 +80,8 @@ func (s *ServingCertSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certifica
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.auth.now()
-	if s.cert != nil && now.Before(s.renewAt) {
+	current := s.auth.cur.Load()
+	if s.cert != nil && now.Before(s.renewAt) && s.signer.cert.Equal(current.cert) {
 		return s.cert, nil
 	}
 	cert, err := s.auth.ServingCertificate(s.dnsNames, s.ttl)
@@ -92,7 +93,7 @@ func (s *ServingCertSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certifica
 		}
 		return nil, err
 	}
-	s.cert = cert
+	s.cert, s.signer = cert, current
 	s.renewAt = now.Add(cert.Leaf.NotAfter.Sub(now) / 2)
 	return cert, nil
 }

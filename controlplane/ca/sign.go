@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -21,10 +22,11 @@ const minRSABits = 2048
 // Sign issues an X.509 SVID for id to the holder of the CSR's private key
 // and returns the chain, leaf first (the roots are in Bundle). The caller
 // has already established that the requester is id; Sign checks that the
-// CSR agrees: its signature is valid, it has exactly one URI SAN and it
-// equals id, it has no DNS, IP or email SAN, and its key is ECDSA P-256 or
-// P-384, RSA of at least 2048 bits, or Ed25519. ttl must be in (0, MaxTTL];
-// the leaf never outlives the signing certificate. Rejections are
+// CSR agrees: its signature is valid; its key is ECDSA P-256 or P-384, RSA
+// of at least 2048 bits, or Ed25519; it does not ask to be a CA; no NUL byte
+// hides in its subject or SANs; it has exactly one SAN, a URI without
+// wildcard, equal to id. ttl must be in [MinTTL, MaxTTL]; the leaf never
+// outlives the signing certificate or its chain. Rejections are
 // *RejectionError values matching ErrInvalidCSR.
 func (a *Authority) Sign(csr *x509.CertificateRequest, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error) {
 	if id.IsZero() {
@@ -39,15 +41,12 @@ func (a *Authority) Sign(csr *x509.CertificateRequest, id spiffeid.ID, ttl time.
 	if err := checkCSR(csr, id); err != nil {
 		return nil, err
 	}
+	s := a.cur.Load()
 	now := a.now()
-	notAfter := now.Add(ttl)
-	if notAfter.After(a.cert.NotAfter) {
-		notAfter = a.cert.NotAfter
-	}
-	return a.issue(&x509.Certificate{
+	return a.issue(s, &x509.Certificate{
 		Subject:               pkix.Name{Organization: []string{"Weft"}},
 		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              notAfter,
+		NotAfter:              minTime(now.Add(ttl), s.notAfter),
 		BasicConstraintsValid: true,
 		IsCA:                  false,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
@@ -56,14 +55,15 @@ func (a *Authority) Sign(csr *x509.CertificateRequest, id spiffeid.ID, ttl time.
 	}, csr.PublicKey)
 }
 
-// issue signs tmpl (given a fresh serial) for pub and returns the chain.
-func (a *Authority) issue(tmpl *x509.Certificate, pub any) ([]*x509.Certificate, error) {
+// issue has s sign tmpl (given a fresh serial) for pub and returns the
+// chain, leaf first.
+func (a *Authority) issue(s *signer, tmpl *x509.Certificate, pub any) ([]*x509.Certificate, error) {
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
 	}
 	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, pub, a.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.cert, pub, s.key)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
@@ -71,13 +71,16 @@ func (a *Authority) issue(tmpl *x509.Certificate, pub any) ([]*x509.Certificate,
 	if err != nil {
 		return nil, fmt.Errorf("parse signed certificate: %w", err)
 	}
-	chain := make([]*x509.Certificate, 0, 1+len(a.chain))
-	return append(append(chain, leaf), a.chain...), nil
+	chain := make([]*x509.Certificate, 0, 1+len(s.chain))
+	return append(append(chain, leaf), s.chain...), nil
 }
 
 func checkTTL(ttl time.Duration) error {
 	if ttl <= 0 {
 		return reject(ReasonBadTTL, "TTL %s is not positive", ttl)
+	}
+	if ttl < MinTTL {
+		return reject(ReasonBadTTL, "TTL %s is below the minimum of %s", ttl, MinTTL)
 	}
 	if ttl > MaxTTL {
 		return reject(ReasonBadTTL, "TTL %s exceeds the maximum of %s", ttl, MaxTTL)
@@ -95,19 +98,23 @@ func checkCSR(csr *x509.CertificateRequest, id spiffeid.ID) error {
 	if err := checkPublicKey(csr.PublicKey); err != nil {
 		return err
 	}
-	if n := len(csr.DNSNames); n > 0 {
-		return reject(ReasonBadSAN, "CSR has %d DNS SAN(s) (%q); only a URI SAN is allowed", n, csr.DNSNames)
+	if err := checkRequestedCA(csr); err != nil {
+		return err
 	}
-	if n := len(csr.IPAddresses); n > 0 {
-		return reject(ReasonBadSAN, "CSR has %d IP SAN(s) (%v); only a URI SAN is allowed", n, csr.IPAddresses)
+	if err := checkNUL(csr); err != nil {
+		return err
 	}
-	if n := len(csr.EmailAddresses); n > 0 {
-		return reject(ReasonBadSAN, "CSR has %d email SAN(s) (%q); only a URI SAN is allowed", n, csr.EmailAddresses)
+	if err := checkSANKinds(csr); err != nil {
+		return err
 	}
 	if n := len(csr.URIs); n != 1 {
 		return reject(ReasonBadSAN, "CSR has %d URI SANs, want exactly 1 (%s)", n, id)
 	}
-	if got := csr.URIs[0].String(); got != id.String() {
+	got := csr.URIs[0].String()
+	if strings.Contains(got, "*") {
+		return reject(ReasonWildcard, "CSR URI SAN %q contains a wildcard; want exactly %s", got, id)
+	}
+	if got != id.String() {
 		return reject(ReasonWrongIdentity, "CSR asks for %q but the caller is %s", got, id)
 	}
 	return nil

@@ -118,7 +118,7 @@ func TestLoadOrCreateErrors(t *testing.T) {
 		{
 			name:   "key of another root",
 			mangle: writeFile(ca.RootKeyFile, otherKey),
-			want:   "root private key does not match the root certificate's public key",
+			want:   "CA private key does not match the CA certificate's public key",
 		},
 		{
 			name:   "certificate missing",
@@ -138,7 +138,7 @@ func TestLoadOrCreateErrors(t *testing.T) {
 		{
 			name: "expired root",
 			now:  func() time.Time { return time.Now().Add(11 * 365 * 24 * time.Hour) },
-			want: "root certificate is valid from",
+			want: `CA certificate "CN=Weft root CA cluster.test,O=Weft" is valid from`,
 		},
 	}
 	for _, tt := range tests {

@@ -41,7 +41,9 @@
 // results: tls_handshake_failed, no_cluster, no_endpoints,
 // upstream_connect_failed). direction on bytes is "to_upstream" or
 // "to_downstream". Handshake error reasons are plaintext, timeout,
-// bad_certificate (chain or trust domain), unauthorized (SAN matchers),
+// bad_certificate (chain, trust domain, validity period, not exactly one
+// URI SAN, or an extended key usage that excludes the peer's role),
+// unauthorized (SAN matchers),
 // no_client_certificate, protocol_version, peer_alert, peer_closed and
 // other; failed handshakes toward upstreams carry the same reasons prefixed
 // with "upstream_".

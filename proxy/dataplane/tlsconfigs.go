@@ -21,7 +21,7 @@ func (d *Dataplane) serverTLS(matchers []sanMatcher) (*tls.Config, error) {
 	if d.cfg.SVID == nil || d.cfg.Bundle == nil {
 		return nil, errNoIdentity
 	}
-	c := tlsconfig.MTLSServerConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(matchers))
+	c := tlsconfig.MTLSServerConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(matchers, x509.ExtKeyUsageClientAuth))
 	tagPeerVerification(c)
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	// A resumed session skips VerifyPeerCertificate, which would let a
@@ -35,7 +35,7 @@ func (d *Dataplane) clientTLS(u *upstreamTLS) (*tls.Config, error) {
 	if d.cfg.SVID == nil || d.cfg.Bundle == nil {
 		return nil, errNoIdentity
 	}
-	c := tlsconfig.MTLSClientConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(u.matchers))
+	c := tlsconfig.MTLSClientConfig(d.cfg.SVID, d.trustBundle(), d.authorizer(u.matchers, x509.ExtKeyUsageServerAuth))
 	tagPeerVerification(c)
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	c.ServerName = u.sni
@@ -43,9 +43,10 @@ func (d *Dataplane) clientTLS(u *upstreamTLS) (*tls.Config, error) {
 	return c, nil
 }
 
-// authorizer accepts the SPIFFE IDs the matchers match; without matchers,
+// authorizer accepts peers whose certificate may be used for usage (the
+// peer's role) and whose SPIFFE ID the matchers match; without matchers,
 // any ID of the trust domain.
-func (d *Dataplane) authorizer(matchers []sanMatcher) tlsconfig.Authorizer {
+func (d *Dataplane) authorizer(matchers []sanMatcher, usage x509.ExtKeyUsage) tlsconfig.Authorizer {
 	var a tlsconfig.Authorizer
 	exact := make([]spiffeid.ID, 0, len(matchers))
 	for _, m := range matchers {
@@ -62,11 +63,39 @@ func (d *Dataplane) authorizer(matchers []sanMatcher) tlsconfig.Authorizer {
 		a = authorizeMatchers(matchers)
 	}
 	return func(id spiffeid.ID, chains [][]*x509.Certificate) error {
+		if err := checkExtKeyUsage(chains, usage); err != nil {
+			return err // a bad certificate, not an unauthorized ID
+		}
 		if err := a(id, chains); err != nil {
 			return &unauthorizedError{id: id, err: err}
 		}
 		return nil
 	}
+}
+
+// checkExtKeyUsage refuses a leaf whose extended key usages exclude usage.
+// go-spiffe verifies SVIDs for any usage, so without this check a
+// server-only certificate could act as a client and the reverse. A leaf
+// without the extension may be used for either (RFC 5280 4.2.1.12, as
+// crypto/x509 has it).
+func checkExtKeyUsage(chains [][]*x509.Certificate, usage x509.ExtKeyUsage) error {
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return errors.New("no verified chain")
+	}
+	leaf := chains[0][0]
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return nil
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		if u == usage || u == x509.ExtKeyUsageAny {
+			return nil
+		}
+	}
+	role := "server"
+	if usage == x509.ExtKeyUsageClientAuth {
+		role = "client"
+	}
+	return fmt.Errorf("certificate's extended key usage does not allow %s authentication", role)
 }
 
 // authorizeMatchers accepts an ID equal to an exact matcher or starting

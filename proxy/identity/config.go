@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/meshid"
@@ -43,6 +44,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives progress and failures; nil discards.
 	Logger *slog.Logger
+	// Registerer receives weft_proxy_svid_expiry_timestamp_seconds and
+	// weft_proxy_svid_renewals_total; nil keeps them unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Default fills zero fields that have defaults.
