@@ -204,20 +204,6 @@ func (c *ControlPlane) Close() error {
 	return err
 }
 
-// Run starts a control plane and serves until ctx ends or it fails.
-func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	c := New(cfg, log)
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-c.Errors():
-	}
-	return errors.Join(err, c.Close())
-}
-
 // tokenEntries lists the bootstrap tokens of the mesh's workloads.
 func tokenEntries(m *model.Mesh) []ca.TokenEntry {
 	if m == nil {
