@@ -10,11 +10,16 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/weftmesh/weft/controlplane/model"
@@ -189,40 +194,78 @@ func TestOutboundMissingService(t *testing.T) {
 }
 
 // TestProxyValidates runs Envoy's own proto validation rules over every
-// resource and every typed config inside it.
+// resource and every typed config inside it, however deeply nested.
 func TestProxyValidates(t *testing.T) {
-	type validator interface{ ValidateAll() error }
-	check := func(t *testing.T, what string, m any) {
-		t.Helper()
-		if err := m.(validator).ValidateAll(); err != nil {
-			t.Errorf("%s: %v", what, err)
-		}
-	}
+	seen := map[string]bool{}
 	for _, tc := range goldenCases {
-		t.Run(tc.name, func(t *testing.T) {
-			res := translateCase(t, tc.workload)
+		t.Run(tc.file, func(t *testing.T) {
+			res := translateIn(t, tc.mesh, tc.workload)
 			for _, rs := range res {
 				for _, r := range rs {
-					check(t, "resource", r)
-				}
-			}
-			for _, r := range res[resource.ListenerType] {
-				for _, fc := range r.(*listener.Listener).GetFilterChains() {
-					for _, f := range fc.GetFilters() {
-						check(t, f.GetName(), unpack[*tcpproxy.TcpProxy](t, f.GetTypedConfig()))
-					}
-					if ts := fc.GetTransportSocket(); ts != nil {
-						check(t, ts.GetName(), unpack[*tlsv3.DownstreamTlsContext](t, ts.GetTypedConfig()))
-					}
-				}
-			}
-			for _, r := range res[resource.ClusterType] {
-				if ts := r.(*cluster.Cluster).GetTransportSocket(); ts != nil {
-					check(t, ts.GetName(), unpack[*tlsv3.UpstreamTlsContext](t, ts.GetTypedConfig()))
+					validateDeep(t, cache.GetResourceName(r), r, seen)
 				}
 			}
 		})
 	}
+	// The walk must have reached every kind of typed config the translator
+	// makes, or it checked less than it claims.
+	for _, m := range []proto.Message{
+		&tcpproxy.TcpProxy{}, &hcm.HttpConnectionManager{}, &router.Router{},
+		&tlsv3.DownstreamTlsContext{}, &tlsv3.UpstreamTlsContext{}, &upstreamhttp.HttpProtocolOptions{},
+	} {
+		if name := string(m.ProtoReflect().Descriptor().FullName()); !seen[name] {
+			t.Errorf("no %s was validated", name)
+		}
+	}
+}
+
+// validateDeep validates m, then every Any inside it, recording the full
+// names of the messages it validated.
+func validateDeep(t *testing.T, what string, m proto.Message, seen map[string]bool) {
+	t.Helper()
+	name := string(m.ProtoReflect().Descriptor().FullName())
+	seen[name] = true
+	v, ok := m.(interface{ ValidateAll() error })
+	if !ok {
+		t.Errorf("%s: %s has no validation rules", what, name)
+	} else if err := v.ValidateAll(); err != nil {
+		t.Errorf("%s: %s: %v", what, name, err)
+	}
+	forEachAny(m.ProtoReflect(), func(a *anypb.Any) {
+		inner, err := a.UnmarshalNew()
+		if err != nil {
+			t.Errorf("%s: unpacking %s: %v", what, a.GetTypeUrl(), err)
+			return
+		}
+		validateDeep(t, what, inner, seen)
+	})
+}
+
+// forEachAny calls fn for every Any set in m, not looking inside them.
+func forEachAny(m protoreflect.Message, fn func(*anypb.Any)) {
+	visit := func(v protoreflect.Message) {
+		if a, ok := v.Interface().(*anypb.Any); ok {
+			fn(a)
+			return
+		}
+		forEachAny(v, fn)
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := range v.List().Len() {
+				visit(v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				visit(mv.Message())
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			visit(v.Message())
+		}
+		return true
+	})
 }
 
 func find[T types.Resource](t *testing.T, rs []types.Resource, name string) T {

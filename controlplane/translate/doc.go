@@ -3,12 +3,21 @@
 // a STATIC cluster per workload port, and a plaintext outbound listener, an
 // EDS cluster and its ClusterLoadAssignment per outbound entry.
 //
+// A port carries TCP unless its service port is HTTP (model.PortProtocol:
+// appProtocol first, then the port's name). For an HTTP outbound entry the
+// listener runs an HTTP connection manager fed by a RouteConfiguration over
+// RDS, and the cluster speaks HTTP/2 (ALPN h2) to the peer sidecar. An
+// inbound port is HTTP only when every service port targeting it is
+// (model.Mesh.InboundProtocol); its listener then carries the route inline
+// and its cluster speaks h2c to apps that speak HTTP/2.
+//
 // Translation is a pure function of a model.Mesh and one of its Workloads:
 // no I/O, no clock, no randomness. Equal inputs give equal resources, each
 // type sorted by name, so the xDS server can compare snapshots and a golden
 // test can pin the output. The output always holds every type the server
-// serves (listeners, clusters, endpoints) and every EDS cluster has its
-// assignment, so a cache.Snapshot built from it is Consistent.
+// serves (listeners, routes, clusters, endpoints), every EDS cluster has its
+// assignment and every RDS name its RouteConfiguration, so a cache.Snapshot
+// built from it is Consistent.
 //
 // Secrets are never translated: the certificate (SecretDefault) and the
 // trust bundle (SecretRootCA) are named in TLS contexts and resolved by the

@@ -47,13 +47,9 @@ func tcpProxyFilter(clusterName string) (*listener.Filter, error) {
 	}, nil
 }
 
-// tcpListener is a listener with one filter chain that proxies to
-// clusterName, behind ts when ts is not nil.
-func tcpListener(name string, addr netip.Addr, port uint32, clusterName string, ts *core.TransportSocket) (*listener.Listener, error) {
-	f, err := tcpProxyFilter(clusterName)
-	if err != nil {
-		return nil, err
-	}
+// oneFilterListener is a listener with one filter chain holding f, behind
+// ts when ts is not nil.
+func oneFilterListener(name string, addr netip.Addr, port uint32, f *listener.Filter, ts *core.TransportSocket) *listener.Listener {
 	return &listener.Listener{
 		Name:    name,
 		Address: socketAddress(addr, port),
@@ -61,7 +57,7 @@ func tcpListener(name string, addr netip.Addr, port uint32, clusterName string, 
 			Filters:         []*listener.Filter{f},
 			TransportSocket: ts,
 		}},
-	}, nil
+	}
 }
 
 // lbEndpoint is one endpoint of a load assignment.

@@ -13,7 +13,8 @@ import (
 //
 //   - frontend (sa frontend) serves 8080 and calls backend:80.
 //   - backend (sa backend) serves two ports; Service backend's port 80
-//     targets the port named "http".
+//     targets the port named "http". It is named "http" but declared tcp:
+//     every port of this mesh is TCP (webMesh has the HTTP ones).
 //   - checkout calls payments:443, served by three workloads under two
 //     service accounts, plus one in another namespace the selector must skip.
 //   - legacy calls a service that does not exist, and a port backend lacks.
@@ -27,7 +28,7 @@ func shopMesh() *model.Mesh {
 				Name: "backend", Namespace: "shop",
 				Selector: map[string]string{"app": "backend"},
 				Ports: []model.ServicePort{
-					{Name: "http", Port: 80, TargetPortName: "http", AppProtocol: "http"},
+					{Name: "http", Port: 80, TargetPortName: "http", AppProtocol: "tcp"},
 					{Name: "admin", Port: 9090, TargetPort: 9090},
 				},
 			},
@@ -114,14 +115,26 @@ func shopMesh() *model.Mesh {
 	return m
 }
 
-// goldenCases name a workload of shopMesh and its golden file.
-var goldenCases = []struct {
-	name     string
+// goldenCase names a workload of a test mesh and its golden file,
+// testdata/<file>.golden.yaml.
+type goldenCase struct {
+	file     string
+	mesh     func() *model.Mesh
 	workload model.NamespacedName
-}{
-	{"frontend-outbound", model.NamespacedName{Namespace: "shop", Name: "frontend"}},
-	{"backend-two-ports", model.NamespacedName{Namespace: "shop", Name: "backend"}},
-	{"outbound-several-identities", model.NamespacedName{Namespace: "shop", Name: "checkout"}},
-	{"outbound-missing-service", model.NamespacedName{Namespace: "shop", Name: "legacy"}},
-	{"no-ports-no-outbound", model.NamespacedName{Namespace: "shop", Name: "idle"}},
+}
+
+// goldenCases are the TCP cases (testdata/*.golden.yaml, which the proxy's
+// contract test reads) and the HTTP ones (testdata/http/).
+var goldenCases = []goldenCase{
+	{"frontend-outbound", shopMesh, model.NamespacedName{Namespace: "shop", Name: "frontend"}},
+	{"backend-two-ports", shopMesh, model.NamespacedName{Namespace: "shop", Name: "backend"}},
+	{"outbound-several-identities", shopMesh, model.NamespacedName{Namespace: "shop", Name: "checkout"}},
+	{"outbound-missing-service", shopMesh, model.NamespacedName{Namespace: "shop", Name: "legacy"}},
+	{"no-ports-no-outbound", shopMesh, model.NamespacedName{Namespace: "shop", Name: "idle"}},
+	{"http/http-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "web-1"}},
+	{"http/http-and-grpc-outbound", webMesh, model.NamespacedName{Namespace: "web", Name: "client"}},
+	{"http/grpc-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "greeter-1"}},
+	{"http/mixed-port-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "api-1"}},
+	{"http/name-detection-outbound", webMesh, model.NamespacedName{Namespace: "web", Name: "browser"}},
+	{"http/name-detection-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "site-1"}},
 }

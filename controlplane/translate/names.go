@@ -45,3 +45,9 @@ func upstreamSNI(svc model.NamespacedName, port uint32) string {
 func serviceFQDN(svc model.NamespacedName) string {
 	return svc.Name + "." + svc.Namespace + "." + ServiceDomain
 }
+
+// outboundVirtualHost names the virtual host of an outbound route
+// configuration: "<service>.<namespace>.svc.cluster.local:<port>".
+func outboundVirtualHost(svc model.NamespacedName, port uint32) string {
+	return serviceFQDN(svc) + ":" + strconv.FormatUint(uint64(port), 10)
+}

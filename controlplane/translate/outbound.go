@@ -5,36 +5,64 @@ import (
 	"fmt"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/controlplane/model"
 )
 
+// outboundResources are what one outbound entry needs.
+type outboundResources struct {
+	listener   *listener.Listener
+	cluster    *cluster.Cluster
+	assignment *endpoint.ClusterLoadAssignment
+	// routes is the listener's RDS RouteConfiguration; nil for TCP.
+	routes *route.RouteConfiguration
+}
+
 // outbound returns, for one outbound entry, the plaintext listener on
 // LocalAddress:LocalPort, the EDS cluster with upstream mTLS, and the
-// cluster's load assignment.
-func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*listener.Listener, *cluster.Cluster, *endpoint.ClusterLoadAssignment, error) {
+// cluster's load assignment. For an HTTP service port the listener routes
+// through the RouteConfiguration it returns too, and the cluster speaks
+// HTTP/2 over its mTLS connections.
+func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundResources, error) {
 	if o.Service.Name == "" || o.Service.Namespace == "" {
-		return nil, nil, nil, errors.New("service needs a name and a namespace")
+		return nil, errors.New("service needs a name and a namespace")
 	}
 	local := orDefault(o.LocalPort, o.Port)
 	if !validPort(o.Port) {
-		return nil, nil, nil, errors.New("port must be within 1-65535")
+		return nil, errors.New("port must be within 1-65535")
 	}
 	if !validPort(local) {
-		return nil, nil, nil, fmt.Errorf("local port %d must be within 1-65535", local)
+		return nil, fmt.Errorf("local port %d must be within 1-65535", local)
 	}
+	listenerName := OutboundListenerName(o.Service, o.Port)
 	clusterName := OutboundClusterName(o.Service, o.Port)
 
-	l, err := tcpListener(OutboundListenerName(o.Service, o.Port), w.LocalAddress, local, clusterName, nil)
-	if err != nil {
-		return nil, nil, nil, err
+	svc, sp, found := servicePort(m, o.Service, o.Port)
+	protocol := model.ProtocolTCP
+	var backends []model.Endpoint
+	if found {
+		protocol = model.PortProtocol(sp)
+		backends = m.Endpoints(svc, sp)
 	}
+	out := &outboundResources{}
 
-	backends := serviceEndpoints(m, o.Service, o.Port)
+	var f *listener.Filter
+	var err error
+	if protocol.IsHTTP() {
+		f, err = httpFilter(listenerName, nil)
+		out.routes = routeConfig(listenerName, outboundVirtualHost(o.Service, o.Port), clusterName)
+	} else {
+		f, err = tcpProxyFilter(clusterName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.listener = oneFilterListener(listenerName, w.LocalAddress, local, f, nil)
+
 	ids := make([]spiffeid.ID, 0, len(backends))
 	lbs := make([]*endpoint.LbEndpoint, 0, len(backends))
 	for _, ep := range backends {
@@ -42,31 +70,38 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*listener.Lis
 		lbs = append(lbs, lbEndpoint(ep.Address.Addr(), uint32(ep.Address.Port())))
 	}
 
-	ts, err := upstreamTLS(upstreamSNI(o.Service, o.Port), ids)
+	var alpn []string
+	if protocol.IsHTTP() {
+		alpn = []string{alpnH2}
+	}
+	ts, err := upstreamTLS(upstreamSNI(o.Service, o.Port), ids, alpn)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	c := baseCluster(clusterName, cluster.Cluster_EDS)
-	c.EdsClusterConfig = &cluster.Cluster_EdsClusterConfig{EdsConfig: &core.ConfigSource{
-		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
-		ResourceApiVersion:    core.ApiVersion_V3,
-	}}
+	c.EdsClusterConfig = &cluster.Cluster_EdsClusterConfig{EdsConfig: adsSource()}
 	c.TransportSocket = ts
-
-	return l, c, loadAssignment(clusterName, lbs), nil
+	if protocol.IsHTTP() {
+		if c.TypedExtensionProtocolOptions, err = http2Options(); err != nil {
+			return nil, err
+		}
+	}
+	out.cluster = c
+	out.assignment = loadAssignment(clusterName, lbs)
+	return out, nil
 }
 
-// serviceEndpoints returns the endpoints behind one port of a service,
-// sorted by address; none when the service or the port does not exist.
-func serviceEndpoints(m *model.Mesh, ref model.NamespacedName, port uint32) []model.Endpoint {
-	svc := m.Service(ref)
+// servicePort finds one port of a service; found is false when the service
+// or the port does not exist.
+func servicePort(m *model.Mesh, ref model.NamespacedName, port uint32) (svc *model.Service, sp model.ServicePort, found bool) {
+	svc = m.Service(ref)
 	if svc == nil {
-		return nil
+		return nil, model.ServicePort{}, false
 	}
 	for _, sp := range svc.Ports {
 		if sp.Port == port {
-			return m.Endpoints(svc, sp)
+			return svc, sp, true
 		}
 	}
-	return nil
+	return nil, model.ServicePort{}, false
 }

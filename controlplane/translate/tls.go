@@ -13,21 +13,25 @@ import (
 )
 
 // downstreamTLS is the inbound mTLS socket: it requires a client certificate
-// from any workload of trust domain td.
-func downstreamTLS(td spiffeid.TrustDomain) (*core.TransportSocket, error) {
+// from any workload of trust domain td, and offers the ALPN protocols alpn
+// (none when empty).
+func downstreamTLS(td spiffeid.TrustDomain, alpn []string) (*core.TransportSocket, error) {
+	common := commonTLS(&tlsv3.CertificateValidationContext{
+		MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{
+			uriMatcher(&matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: td.IDString() + "/"}}),
+		},
+	})
+	common.AlpnProtocols = alpn
 	return transportSocket(&tlsv3.DownstreamTlsContext{
 		RequireClientCertificate: wrapperspb.Bool(true),
-		CommonTlsContext: commonTLS(&tlsv3.CertificateValidationContext{
-			MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{
-				uriMatcher(&matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: td.IDString() + "/"}}),
-			},
-		}),
+		CommonTlsContext:         common,
 	})
 }
 
-// upstreamTLS is the outbound mTLS socket: it sends sni and accepts exactly
-// the identities in ids (none when ids is empty).
-func upstreamTLS(sni string, ids []spiffeid.ID) (*core.TransportSocket, error) {
+// upstreamTLS is the outbound mTLS socket: it sends sni, offers the ALPN
+// protocols alpn (none when empty) and accepts exactly the identities in ids
+// (none when ids is empty).
+func upstreamTLS(sni string, ids []spiffeid.ID, alpn []string) (*core.TransportSocket, error) {
 	uris := make([]string, 0, len(ids))
 	for _, id := range ids {
 		uris = append(uris, id.String())
@@ -40,9 +44,11 @@ func upstreamTLS(sni string, ids []spiffeid.ID) (*core.TransportSocket, error) {
 		vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames,
 			uriMatcher(&matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: u}}))
 	}
+	common := commonTLS(vc)
+	common.AlpnProtocols = alpn
 	return transportSocket(&tlsv3.UpstreamTlsContext{
 		Sni:              sni,
-		CommonTlsContext: commonTLS(vc),
+		CommonTlsContext: common,
 	})
 }
 

@@ -14,9 +14,10 @@ import (
 )
 
 // Resources are the xDS resources of one proxy keyed by type URL
-// (resource.ListenerType, resource.ClusterType, resource.EndpointType). Every
-// key is present, possibly with an empty slice, and each slice is sorted by
-// resource name; cache.NewSnapshot accepts the map as it is.
+// (resource.ListenerType, resource.RouteType, resource.ClusterType,
+// resource.EndpointType; resourceTypes lists them). Every key is present,
+// possibly with an empty slice, and each slice is sorted by resource name;
+// cache.NewSnapshot accepts the map as it is.
 type Resources map[resource.Type][]types.Resource
 
 // Proxy returns the resources of the sidecar of workload w in mesh m. The
@@ -55,13 +56,12 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		return nil, errors.New("workload has ports or outbound entries but no local address")
 	}
 
-	res := Resources{
-		resource.ListenerType: {},
-		resource.ClusterType:  {},
-		resource.EndpointType: {},
+	res := make(Resources, 4)
+	for _, typ := range resourceTypes() {
+		res[typ] = []types.Resource{}
 	}
 	for _, p := range w.Ports {
-		l, c, err := inbound(m.TrustDomain, w, p)
+		l, c, err := inbound(m, w, p)
 		if err != nil {
 			return nil, fmt.Errorf("port %d: %w", p.Port, err)
 		}
@@ -69,16 +69,19 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		res[resource.ClusterType] = append(res[resource.ClusterType], c)
 	}
 	for _, o := range w.Outbound {
-		l, c, cla, err := outbound(m, w, o)
+		out, err := outbound(m, w, o)
 		if err != nil {
 			return nil, fmt.Errorf("outbound %s port %d: %w", o.Service, o.Port, err)
 		}
-		res[resource.ListenerType] = append(res[resource.ListenerType], l)
-		res[resource.ClusterType] = append(res[resource.ClusterType], c)
-		res[resource.EndpointType] = append(res[resource.EndpointType], cla)
+		res[resource.ListenerType] = append(res[resource.ListenerType], out.listener)
+		res[resource.ClusterType] = append(res[resource.ClusterType], out.cluster)
+		res[resource.EndpointType] = append(res[resource.EndpointType], out.assignment)
+		if out.routes != nil {
+			res[resource.RouteType] = append(res[resource.RouteType], out.routes)
+		}
 	}
 
-	for _, typ := range []resource.Type{resource.ListenerType, resource.ClusterType, resource.EndpointType} {
+	for _, typ := range resourceTypes() {
 		rs := res[typ]
 		slices.SortFunc(rs, func(a, b types.Resource) int {
 			return cmp.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
@@ -95,11 +98,18 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	return res, nil
 }
 
+// resourceTypes returns the keys of every Resources.
+func resourceTypes() []resource.Type {
+	return []resource.Type{resource.ListenerType, resource.RouteType, resource.ClusterType, resource.EndpointType}
+}
+
 // typeName is the short name of a type URL, for errors.
 func typeName(typ resource.Type) string {
 	switch typ {
 	case resource.ListenerType:
 		return "listener"
+	case resource.RouteType:
+		return "route"
 	case resource.ClusterType:
 		return "cluster"
 	case resource.EndpointType:
