@@ -95,7 +95,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 
 	p.identity.Store(&identitySource{src})
 	if err := src.Start(ctx); err != nil {
-		return errors.Join(fmt.Errorf("obtaining the workload certificate: %w", err), p.stop())
+		return errors.Join(fmt.Errorf("obtaining the workload certificate: %w", err), p.stop()) //nolint:contextcheck // stop ends what Start began and needs no context
 	}
 	p.log.Info("workload certificate obtained", "spiffe_id", mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount))
 
@@ -120,7 +120,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		}),
 	)
 	if err != nil {
-		return errors.Join(fmt.Errorf("xDS connection to %s: %w", p.cfg.ControlPlaneAddress, err), p.stop())
+		return errors.Join(fmt.Errorf("xDS connection to %s: %w", p.cfg.ControlPlaneAddress, err), p.stop()) //nolint:contextcheck // stop ends what Start began and needs no context
 	}
 	client := xdsclient.New(xdsclient.Config{
 		Conn: p.conn,
@@ -246,7 +246,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	case err = <-p.Errors():
 	}
-	return errors.Join(err, p.Close())
+	return errors.Join(err, p.Close()) //nolint:contextcheck // Close ends what Start began and needs no context
 }
 
 func readRoots(path string) ([]*x509.Certificate, error) {

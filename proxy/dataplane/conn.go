@@ -35,6 +35,12 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 		defer tc.Close()
 	}
 
+	if cfg.http != nil {
+		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()
+		d.http.ServeConn(ctx, cfg.http, down, peer)
+		return
+	}
+
 	cluster, set, refused := d.route(cfg.cluster)
 	if refused != "" {
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, refused).Inc()

@@ -9,6 +9,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -22,9 +23,13 @@ import (
 // it emits, the dataplane must accept. Only the files are read; no code of
 // the control plane is imported.
 func TestTranslatorGoldenFilesAreAccepted(t *testing.T) {
-	files, err := filepath.Glob("../../controlplane/translate/testdata/*.golden.yaml")
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, pattern := range []string{"*.golden.yaml", "*/*.golden.yaml"} {
+		matches, err := filepath.Glob(filepath.Join("../../controlplane/translate/testdata", pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, matches...)
 	}
 	if len(files) == 0 {
 		t.Fatal("no golden files of the translator found")
@@ -33,8 +38,10 @@ func TestTranslatorGoldenFilesAreAccepted(t *testing.T) {
 	// Validation needs sources to exist; it never calls them.
 	d := New(Config{SVID: &x509svid.SVID{}, Bundle: x509bundle.New(td), TrustDomain: td})
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		name, _ := filepath.Rel("../../controlplane/translate/testdata", f)
+		t.Run(name, func(t *testing.T) {
 			var doc struct {
+				Routes    []json.RawMessage `json:"routes"`
 				Listeners []json.RawMessage `json:"listeners"`
 				Clusters  []json.RawMessage `json:"clusters"`
 				Endpoints []json.RawMessage `json:"endpoints"`
@@ -54,6 +61,9 @@ func TestTranslatorGoldenFilesAreAccepted(t *testing.T) {
 				t.Error(err)
 			}
 			if _, err := d.parseClusters(unmarshalAll[*clusterv3.Cluster](t, doc.Clusters)); err != nil {
+				t.Error(err)
+			}
+			if _, err := parseRoutes(unmarshalAll[*routev3.RouteConfiguration](t, doc.Routes)); err != nil {
 				t.Error(err)
 			}
 			if _, err := parseAssignments(unmarshalAll[*endpointv3.ClusterLoadAssignment](t, doc.Endpoints)); err != nil {

@@ -12,6 +12,10 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/weftmesh/weft/proxy/httpproxy"
+	"github.com/weftmesh/weft/proxy/route"
 )
 
 // ErrClosed is returned by updates after Close.
@@ -27,12 +31,19 @@ type Dataplane struct {
 
 	clusters  atomic.Pointer[map[string]*clusterConfig]
 	endpoints atomic.Pointer[map[string]*endpointSet]
+	routes    atomic.Pointer[map[string]*route.Table]
+
+	// http serves the connections of HTTP listeners.
+	http *httpproxy.Proxy
 
 	// mu serializes updates and guards the fields below.
 	mu        sync.Mutex
 	listeners map[string]*listener
 	closed    bool
 	applied   applied
+	// root is the context of the first OnListeners without its
+	// cancellation: connections and their shutdown run under it.
+	root context.Context
 
 	conns connections
 	// wg counts accept loops and connections.
@@ -44,18 +55,25 @@ type applied struct {
 	listeners []*listenerv3.Listener
 	clusters  []*clusterv3.Cluster
 	endpoints []*endpointv3.ClusterLoadAssignment
+	routes    []*routev3.RouteConfiguration
 }
 
 // New returns a Dataplane with no listeners. It does no I/O.
 func New(cfg Config) *Dataplane {
 	cfg = cfg.withDefaults()
-	return &Dataplane{
+	d := &Dataplane{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		metrics:   newMetrics(cfg.Registerer),
 		listeners: make(map[string]*listener),
 		conns:     connections{cancels: make(map[*context.CancelFunc]struct{})},
 	}
+	d.http = httpproxy.New(httpproxy.Config{
+		Clusters:   httpClusters{d},
+		Logger:     cfg.Logger,
+		Registerer: cfg.Registerer,
+	})
+	return d
 }
 
 // OnClusters validates and applies the complete set of clusters. Existing
@@ -71,6 +89,7 @@ func (d *Dataplane) OnClusters(_ context.Context, clusters []*clusterv3.Cluster)
 		return ErrClosed
 	}
 	d.clusters.Store(&table)
+	d.retainUpstreams()
 	d.applied.clusters = cloneClusters(clusters)
 	d.log.Info("clusters applied", "count", len(table))
 	return nil
@@ -89,6 +108,7 @@ func (d *Dataplane) OnEndpoints(_ context.Context, assignments []*endpointv3.Clu
 		return ErrClosed
 	}
 	d.endpoints.Store(&table)
+	d.retainUpstreams()
 	d.applied.endpoints = cloneAssignments(assignments)
 	d.log.Info("endpoints applied", "count", len(table))
 	return nil
@@ -111,6 +131,7 @@ func (d *Dataplane) ListenerAddr(name string) (net.Addr, bool) {
 // of the dataplane has ended. Updates after Close fail with ErrClosed.
 func (d *Dataplane) Close() {
 	d.mu.Lock()
+	root := d.root
 	if !d.closed {
 		d.closed = true
 		for name, l := range d.listeners {
@@ -124,9 +145,21 @@ func (d *Dataplane) Close() {
 	if drain < 0 {
 		drain = 0
 	}
+	// HTTP connections are asked to end (GOAWAY, keep-alive off) at once,
+	// and all connections are closed when the drain timeout passes.
+	var shutdown sync.WaitGroup
+	cancelShutdown := func() {}
+	if root != nil {
+		var shutdownCtx context.Context
+		shutdownCtx, cancelShutdown = context.WithCancel(root)
+		shutdown.Go(func() { _ = d.http.Shutdown(shutdownCtx) })
+	}
 	timer := time.AfterFunc(drain, d.conns.closeAll)
 	d.wg.Wait()
 	timer.Stop()
+	cancelShutdown()
+	shutdown.Wait()
+	d.http.Close()
 }
 
 // route finds the cluster and endpoints for a new connection, or the

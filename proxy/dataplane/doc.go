@@ -1,10 +1,12 @@
-// Package dataplane serves the L4 part of the xDS configuration a proxy
-// receives: TCP listeners with an optional mTLS transport socket, one
-// tcp_proxy network filter each, and the STATIC or EDS clusters they send
-// connections to (docs/xds.md is the contract).
+// Package dataplane serves the xDS configuration a proxy receives: TCP
+// listeners with an optional mTLS transport socket and one network filter
+// each, either tcp_proxy (L4) or an HTTP connection manager (L7, served by
+// package httpproxy with the routes compiled by package route), and the
+// STATIC or EDS clusters they send connections or requests to
+// (docs/xds.md is the contract).
 //
 // A Dataplane receives each resource type whole through OnListeners,
-// OnClusters and OnEndpoints. Every call validates the complete set first;
+// OnClusters, OnEndpoints and OnRoutes. Every call validates the complete set first;
 // any field outside the supported subset is an error naming the resource
 // and the field path, and leaves the running configuration untouched, so
 // the caller can NACK it. A valid set is applied without disturbing
@@ -16,7 +18,22 @@
 //   - a listener whose address changed, or that disappeared, has its socket
 //     closed while its established connections run to their end;
 //   - clusters and endpoints are swapped atomically and used by new
-//     connections only.
+//     connections only (by the next request, on HTTP listeners);
+//   - route configurations (RDS) are compiled and swapped atomically; the
+//     next request of every connection uses them. An HTTP listener whose
+//     route configuration has not arrived answers 503 with flag NR.
+//
+// HTTP listeners accept the HttpConnectionManager subset of docs/xds.md:
+// stat_prefix, codec_type AUTO, HTTP1 or HTTP2, routes over ADS (rds) or
+// inline (route_config), and http_filters exactly [envoy.filters.http.router]
+// with an empty Router. Clusters may carry
+// typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+// with explicit_http_config choosing http_protocol_options or
+// http2_protocol_options (without options of their own): HTTP listeners then
+// speak HTTP/1.1 or HTTP/2 to the cluster's endpoints, HTTP/2 over one
+// multiplexed connection per endpoint. TLS contexts may carry alpn_protocols
+// "h2" and "http/1.1". On Close, HTTP connections are asked to end at once
+// (GOAWAY, no more keep-alive) and closed when the drain timeout passes.
 //
 // Inbound listeners (those with a DownstreamTlsContext) accept TLS 1.3 only,
 // require a client certificate chaining to the trust domain's bundle, and
@@ -26,7 +43,7 @@
 // workload certificate and bundle come from the Config's sources at every
 // handshake, so rotation needs no new configuration.
 //
-// Metrics (on Config.Registerer):
+// Metrics (on Config.Registerer), besides those of package httpproxy:
 //
 //	weft_proxy_connections_total{listener,direction,peer_id,result}
 //	weft_proxy_active_connections{listener}
@@ -36,7 +53,9 @@
 // direction on connections is "inbound" for listeners with a
 // DownstreamTlsContext and "outbound" otherwise; peer_id is the verified
 // SPIFFE ID of the mTLS peer (the client on inbound listeners, the server
-// on outbound ones), empty when that side is plaintext. A connection is
+// on outbound ones), empty when that side is plaintext (always empty on
+// outbound HTTP listeners, whose requests may go to several upstreams: see
+// weft_proxy_http_requests_total). A connection is
 // counted once, when it is proxied (result "ok") or refused (the other
 // results: tls_handshake_failed, no_cluster, no_endpoints,
 // upstream_connect_failed). direction on bytes is "to_upstream" or

@@ -11,7 +11,7 @@ import (
 // ConfigDump returns the configuration currently applied, as JSON:
 //
 //	{"listeners": [...], "clusters": [...], "endpoints": [...],
-//	 "bound_addresses": {"<listener>": "<ip:port>"}}
+//	 "routes": [...], "bound_addresses": {"<listener>": "<ip:port>"}}
 //
 // Resources are in the order they were received, each in protojson form;
 // bound_addresses shows the port chosen for listeners configured with port 0.
@@ -28,6 +28,7 @@ func (d *Dataplane) ConfigDump() (json.RawMessage, error) {
 		Listeners      []json.RawMessage `json:"listeners"`
 		Clusters       []json.RawMessage `json:"clusters"`
 		Endpoints      []json.RawMessage `json:"endpoints"`
+		Routes         []json.RawMessage `json:"routes"`
 		BoundAddresses map[string]string `json:"bound_addresses"`
 	}
 	var err error
@@ -38,6 +39,9 @@ func (d *Dataplane) ConfigDump() (json.RawMessage, error) {
 		return nil, err
 	}
 	if dump.Endpoints, err = marshalAll(a.endpoints); err != nil {
+		return nil, err
+	}
+	if dump.Routes, err = marshalAll(a.routes); err != nil {
 		return nil, err
 	}
 	dump.BoundAddresses = bound

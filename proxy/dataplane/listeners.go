@@ -59,6 +59,9 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 
 	keep := make(map[string]bool, len(configs))
 	base := context.WithoutCancel(ctx)
+	if d.root == nil {
+		d.root = base
+	}
 	for _, lc := range configs {
 		keep[lc.name] = true
 		old := d.listeners[lc.name]

@@ -24,6 +24,9 @@ type clusterConfig struct {
 	connectTimeout time.Duration
 	// tls is nil for plaintext clusters; its ServerName is the SNI.
 	tls *tls.Config
+	// http2 asks HTTP listeners for HTTP/2 to the endpoints (h2c when
+	// plaintext); HTTP/1.1 otherwise. TCP listeners ignore it.
+	http2 bool
 }
 
 // parseClusters validates a complete set of clusters.
@@ -50,12 +53,13 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 }
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
-	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket")
+	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options")
 	cc := &clusterConfig{
 		name:           c.GetName(),
 		lbPolicy:       c.GetLbPolicy(),
 		connectTimeout: parseDuration(p, "connect_timeout", c.GetConnectTimeout(), defaultConnectTimeout),
 	}
+	cc.http2 = parseProtocolOptions(p, c)
 	if cc.connectTimeout == 0 {
 		cc.connectTimeout = defaultConnectTimeout
 	}

@@ -20,7 +20,8 @@ type endpoint struct {
 // whole when the cluster's assignment changes.
 type endpointSet struct {
 	endpoints []*endpoint
-	next      atomic.Uint64 // round-robin position
+	next      atomic.Uint64 // round-robin position of connections
+	pickers   requestPickers
 }
 
 // parseAssignments validates a complete set of ClusterLoadAssignments.

@@ -8,6 +8,8 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/weftmesh/weft/proxy/httpproxy"
 )
 
 // defaultIdleTimeout is tcp_proxy's idle_timeout when unset, as in Envoy.
@@ -24,6 +26,9 @@ type listenerConfig struct {
 	tls *tls.Config
 	// direction is "inbound" for mTLS listeners, "outbound" otherwise.
 	direction string
+	// http is set for listeners whose filter is an HTTP connection
+	// manager; cluster and idleTimeout are then unused.
+	http *httpproxy.Listener
 }
 
 // parseListeners validates a complete set of listeners.
@@ -72,10 +77,11 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	fc := chains[0]
 	p.onlyFields(path, fc, "filters", "transport_socket", "name")
 	if ts := fc.GetTransportSocket(); ts != nil {
-		if matchers, ok := parseDownstreamTLS(p, field(path, "transport_socket"), ts); ok {
-			if tc, err := d.serverTLS(matchers); err != nil {
+		if dt, ok := parseDownstreamTLS(p, field(path, "transport_socket"), ts); ok {
+			if tc, err := d.serverTLS(dt.matchers); err != nil {
 				p.addf(field(path, "transport_socket"), "%v", err)
 			} else {
+				tc.NextProtos = dt.alpn
 				lc.tls, lc.direction = tc, "inbound"
 			}
 		}
@@ -88,6 +94,10 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	}
 	path = field(path, "filters[0]")
 	p.onlyFields(path, filters[0], "name", "typed_config")
+	if filters[0].GetTypedConfig().GetTypeUrl() == hcmTypeURL {
+		lc.http = d.parseHCM(p, field(path, "typed_config"), filters[0].GetTypedConfig(), lc)
+		return lc
+	}
 	var tp tcpproxyv3.TcpProxy
 	if !unpackTyped(p, field(path, "typed_config"), filters[0].GetTypedConfig(), &tp) {
 		return lc

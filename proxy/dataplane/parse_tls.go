@@ -55,9 +55,14 @@ func unpackTyped(p *problems, path string, a *anypb.Any, msg proto.Message) bool
 	return true
 }
 
-// parseDownstreamTLS checks a listener's DownstreamTlsContext and returns
-// its SAN matchers.
-func parseDownstreamTLS(p *problems, path string, ts *corev3.TransportSocket) ([]sanMatcher, bool) {
+// downstreamTLS is what a listener's DownstreamTlsContext asks for.
+type downstreamTLS struct {
+	matchers []sanMatcher
+	alpn     []string
+}
+
+// parseDownstreamTLS checks a listener's DownstreamTlsContext.
+func parseDownstreamTLS(p *problems, path string, ts *corev3.TransportSocket) (*downstreamTLS, bool) {
 	var dtc tlsv3.DownstreamTlsContext
 	if !parseTransportSocket(p, path, ts, &dtc) {
 		return nil, false
@@ -68,14 +73,15 @@ func parseDownstreamTLS(p *problems, path string, ts *corev3.TransportSocket) ([
 	if !dtc.GetRequireClientCertificate().GetValue() {
 		p.addf(field(path, "require_client_certificate"), "must be true")
 	}
-	matchers := parseCommonTLS(p, field(path, "common_tls_context"), dtc.GetCommonTlsContext())
-	return matchers, len(p.errs) == before
+	matchers, alpn := parseCommonTLS(p, field(path, "common_tls_context"), dtc.GetCommonTlsContext())
+	return &downstreamTLS{matchers: matchers, alpn: alpn}, len(p.errs) == before
 }
 
 // upstreamTLS is what a cluster's UpstreamTlsContext asks for.
 type upstreamTLS struct {
 	sni      string
 	matchers []sanMatcher
+	alpn     []string
 }
 
 // parseUpstreamTLS checks a cluster's UpstreamTlsContext.
@@ -87,18 +93,31 @@ func parseUpstreamTLS(p *problems, path string, ts *corev3.TransportSocket) (*up
 	path = field(path, "typed_config")
 	before := len(p.errs)
 	p.onlyFields(path, &utc, "common_tls_context", "sni")
-	matchers := parseCommonTLS(p, field(path, "common_tls_context"), utc.GetCommonTlsContext())
-	return &upstreamTLS{sni: utc.GetSni(), matchers: matchers}, len(p.errs) == before
+	matchers, alpn := parseCommonTLS(p, field(path, "common_tls_context"), utc.GetCommonTlsContext())
+	return &upstreamTLS{sni: utc.GetSni(), matchers: matchers, alpn: alpn}, len(p.errs) == before
 }
 
 // parseCommonTLS checks that the certificate is SDS secret "default", the
-// validation context SDS secret "ROOTCA", and returns the URI SAN matchers.
-func parseCommonTLS(p *problems, path string, c *tlsv3.CommonTlsContext) []sanMatcher {
+// validation context SDS secret "ROOTCA", and returns the URI SAN matchers
+// and the ALPN protocols.
+func parseCommonTLS(p *problems, path string, c *tlsv3.CommonTlsContext) ([]sanMatcher, []string) {
 	if c == nil {
 		p.addf(path, "missing")
-		return nil
+		return nil, nil
 	}
-	p.onlyFields(path, c, "tls_certificate_sds_secret_configs", "validation_context_sds_secret_config", "combined_validation_context")
+	p.onlyFields(path, c, "tls_certificate_sds_secret_configs", "validation_context_sds_secret_config", "combined_validation_context", "alpn_protocols")
+	alpn := c.GetAlpnProtocols()
+	for i, proto := range alpn {
+		if proto != "h2" && proto != "http/1.1" {
+			p.addf(index(field(path, "alpn_protocols"), i), "unsupported protocol %q, want h2 or http/1.1", proto)
+		}
+	}
+	return parseValidation(p, path, c), alpn
+}
+
+// parseValidation checks the certificate and validation context of a
+// CommonTlsContext and returns its URI SAN matchers.
+func parseValidation(p *problems, path string, c *tlsv3.CommonTlsContext) []sanMatcher {
 	certs := c.GetTlsCertificateSdsSecretConfigs()
 	if len(certs) != 1 {
 		p.addf(field(path, "tls_certificate_sds_secret_configs"), "want exactly one secret, got %d", len(certs))

@@ -39,6 +39,7 @@ func (d *Dataplane) clientTLS(u *upstreamTLS) (*tls.Config, error) {
 	tagPeerVerification(c)
 	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	c.ServerName = u.sni
+	c.NextProtos = u.alpn
 	// No ClientSessionCache: every connection verifies the server anew.
 	return c, nil
 }

@@ -21,7 +21,7 @@ func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clu
 	var errs []error
 	for i := range min(n, d.cfg.MaxConnectAttempts) {
 		ep := set.endpoints[(first+i)%n]
-		conn, peer, err := d.dialEndpoint(ctx, listener, c, ep)
+		conn, peer, err := d.dialEndpoint(ctx, listener, c, ep.address)
 		if err == nil {
 			ep.active.Add(1)
 			return conn, ep, peer, nil
@@ -37,10 +37,10 @@ func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clu
 // dialEndpoint connects to one endpoint within the cluster's connect
 // timeout, with mTLS when the cluster asks for it, and returns the
 // server's verified SPIFFE ID (empty for plaintext).
-func (d *Dataplane) dialEndpoint(ctx context.Context, listener string, c *clusterConfig, ep *endpoint) (net.Conn, string, error) {
+func (d *Dataplane) dialEndpoint(ctx context.Context, listener string, c *clusterConfig, address string) (net.Conn, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
 	defer cancel()
-	raw, err := d.cfg.Dial(ctx, "tcp", ep.address)
+	raw, err := d.cfg.Dial(ctx, "tcp", address)
 	if err != nil {
 		return nil, "", err
 	}

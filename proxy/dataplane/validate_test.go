@@ -39,10 +39,13 @@ func TestListenerValidation(t *testing.T) {
 		edit   func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener
 		errors []string
 	}{
-		{"http_connection_manager", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+		{"http_connection_manager without routes or filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &hcmv3.HttpConnectionManager{StatPrefix: "x"})}
 			return nil
-		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"`}},
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.rds: missing`,
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.http_filters: want exactly [envoy.filters.http.router], got 0 filters`,
+		}},
 		{"listener_filters and use_original_dst", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
 			l.UseOriginalDst = wrapperspb.Bool(true)

@@ -13,6 +13,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
@@ -29,6 +30,10 @@ type Handler interface {
 	OnClusters(ctx context.Context, clusters []*clusterv3.Cluster) error
 	OnEndpoints(ctx context.Context, endpoints []*endpointv3.ClusterLoadAssignment) error
 	OnListeners(ctx context.Context, listeners []*listenerv3.Listener) error
+	// OnRoutes gets the RouteConfigurations (RDS) named by the accepted
+	// listeners' HTTP connection managers; it is only called after
+	// OnListeners has accepted a listener referring to one of them.
+	OnRoutes(ctx context.Context, routes []*routev3.RouteConfiguration) error
 }
 
 // Default backoff bounds, used when the Config leaves them zero.

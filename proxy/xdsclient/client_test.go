@@ -32,7 +32,7 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	c := startClient(t, dial(t, srv.addr), rec, reg)
 
-	for _, typ := range typeURLs() {
+	for _, typ := range []string{ClusterType, EndpointType, ListenerType} {
 		eventually(t, "ACK of version 1 for "+typ, func() bool { return srv.acked(typ, "1") })
 	}
 
@@ -58,7 +58,7 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 	if !st.Connected {
 		t.Error("Status().Connected = false on an open stream")
 	}
-	for _, typ := range typeURLs() {
+	for _, typ := range l4Types {
 		if ts := st.Types[typ]; ts != (TypeStatus{Version: "1"}) {
 			t.Errorf("status of %s = %+v, want version 1 and no error", typ, ts)
 		}
@@ -202,7 +202,7 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 	rec := newRecorder()
 	reg := prometheus.NewPedanticRegistry()
 	c := startClient(t, dial(t, first.addr), rec, reg)
-	for _, typ := range typeURLs() {
+	for _, typ := range l4Types {
 		eventually(t, "ACK of version 1 for "+typ, func() bool { return first.acked(typ, "1") })
 	}
 	callsBefore := rec.callList()
@@ -216,7 +216,7 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 
 	second := startServer(t, first.addr)
 	second.setSnapshot(t, snapshot(t, "1", v1))
-	for _, typ := range typeURLs() {
+	for _, typ := range l4Types {
 		eventually(t, "ACK of version 1 for "+typ+" after the restart", func() bool { return second.acked(typ, "1") })
 	}
 	for _, typ := range []string{ClusterType, ListenerType} {
@@ -253,3 +253,6 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 }
 
 func equalCall(a, b call) bool { return a.typ == b.typ && slices.Equal(a.names, b.names) }
+
+// l4Types are the types a configuration without HTTP listeners uses.
+var l4Types = []string{ClusterType, EndpointType, ListenerType}

@@ -10,6 +10,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +22,9 @@ func (nopHandler) OnEndpoints(context.Context, []*endpointv3.ClusterLoadAssignme
 	return nil
 }
 func (nopHandler) OnListeners(context.Context, []*listenerv3.Listener) error { return nil }
+func (nopHandler) OnRoutes(context.Context, []*routev3.RouteConfiguration) error {
+	return nil
+}
 
 func TestConfigValidate(t *testing.T) {
 	verifyNoLeaks(t)

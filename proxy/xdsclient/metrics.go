@@ -18,7 +18,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weft_xds_updates_total",
-			Help: "xDS responses answered, by resource type (cds, eds, lds) and result (ack, nack).",
+			Help: "xDS responses answered, by resource type (cds, eds, lds, rds) and result (ack, nack).",
 		}, []string{"type", "result"}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weft_xds_connected",

@@ -11,6 +11,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -21,6 +23,7 @@ const (
 	ClusterType  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 	EndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 	ListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
+	RouteType    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 )
 
 // typeLabel is the metric label of a type URL.
@@ -32,12 +35,14 @@ func typeLabel(typeURL string) string {
 		return "eds"
 	case ListenerType:
 		return "lds"
+	case RouteType:
+		return "rds"
 	}
 	return ""
 }
 
 // typeURLs lists the subscribed types in the order Envoy applies them.
-func typeURLs() []string { return []string{ClusterType, EndpointType, ListenerType} }
+func typeURLs() []string { return []string{ClusterType, EndpointType, ListenerType, RouteType} }
 
 // named is one decoded resource.
 type named struct {
@@ -84,6 +89,8 @@ func newMessage(typeURL string) (proto.Message, bool) {
 		return &endpointv3.ClusterLoadAssignment{}, true
 	case ListenerType:
 		return &listenerv3.Listener{}, true
+	case RouteType:
+		return &routev3.RouteConfiguration{}, true
 	}
 	return nil, false
 }
@@ -95,6 +102,8 @@ func nameOf(msg proto.Message) string {
 	case *endpointv3.ClusterLoadAssignment:
 		return m.GetClusterName()
 	case *listenerv3.Listener:
+		return m.GetName()
+	case *routev3.RouteConfiguration:
 		return m.GetName()
 	}
 	return ""
@@ -130,10 +139,41 @@ func edsNames(clusters []named) []string {
 	return slices.Compact(names)
 }
 
-// mergeEndpoints returns the assignments to hand the Handler after an EDS
-// response: the accepted ones still subscribed, replaced or completed by the
-// response's. Assignments nobody subscribed to are dropped.
-func mergeEndpoints(accepted, update []named, subscribed []string) []named {
+// rdsNames returns the sorted, unique route_config_names that the HTTP
+// connection managers of a set of listeners take over RDS. Filters that do
+// not hold an HttpConnectionManager, or hold one that does not unmarshal,
+// are skipped: the Handler judges them.
+func rdsNames(listeners []named) []string {
+	want := "type.googleapis.com/" + string((&hcmv3.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
+	var names []string
+	for _, r := range listeners {
+		l, ok := r.msg.(*listenerv3.Listener)
+		if !ok {
+			continue
+		}
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				if f.GetTypedConfig().GetTypeUrl() != want {
+					continue
+				}
+				var hcm hcmv3.HttpConnectionManager
+				if err := f.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+					continue
+				}
+				if name := hcm.GetRds().GetRouteConfigName(); name != "" {
+					names = append(names, name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// mergeSubscribed returns the resources to hand the Handler after an EDS or
+// RDS response: the accepted ones still subscribed, replaced or completed by
+// the response's. Resources nobody subscribed to are dropped.
+func mergeSubscribed(accepted, update []named, subscribed []string) []named {
 	byName := make(map[string]named, len(subscribed))
 	for _, r := range accepted {
 		byName[r.name] = r
@@ -159,6 +199,8 @@ func apply(ctx context.Context, h Handler, typeURL string, set []named) error {
 		return h.OnEndpoints(ctx, messages[*endpointv3.ClusterLoadAssignment](set))
 	case ListenerType:
 		return h.OnListeners(ctx, messages[*listenerv3.Listener](set))
+	case RouteType:
+		return h.OnRoutes(ctx, messages[*routev3.RouteConfiguration](set))
 	}
 	return fmt.Errorf("unsubscribed type %q", typeURL)
 }

@@ -55,8 +55,8 @@ func TestMergeEndpoints(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := mergeEndpoints(tc.accepted, tc.update, tc.subscribed); !sameSet(got, tc.want) {
-				t.Errorf("mergeEndpoints = %v, want %v", got, tc.want)
+			if got := mergeSubscribed(tc.accepted, tc.update, tc.subscribed); !sameSet(got, tc.want) {
+				t.Errorf("mergeSubscribed = %v, want %v", got, tc.want)
 			}
 		})
 	}

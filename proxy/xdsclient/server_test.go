@@ -15,6 +15,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -134,9 +135,13 @@ func (s *xdsServer) nacks(typeURL string) []*discoveryv3.DiscoveryRequest {
 
 // edsSubscriptions returns the successive EDS resource-name sets requested,
 // with consecutive duplicates (ACKs of the same subscription) removed.
-func (s *xdsServer) edsSubscriptions() [][]string {
+func (s *xdsServer) edsSubscriptions() [][]string { return s.subscriptions(EndpointType) }
+
+// subscriptions returns the successive resource-name sets requested for
+// typeURL, with consecutive duplicates removed.
+func (s *xdsServer) subscriptions(typeURL string) [][]string {
 	var out [][]string
-	for _, r := range s.requestsOf(EndpointType) {
+	for _, r := range s.requestsOf(typeURL) {
 		names := r.GetResourceNames()
 		if len(out) == 0 || !slices.Equal(out[len(out)-1], names) {
 			out = append(out, names)
@@ -213,10 +218,11 @@ type recorder struct {
 	clusters  []*clusterv3.Cluster
 	endpoints []*endpointv3.ClusterLoadAssignment
 	listeners []*listenerv3.Listener
+	routes    []*routev3.RouteConfiguration
 }
 
 type call struct {
-	typ   string // cds, eds, lds
+	typ   string // cds, eds, lds, rds
 	names []string
 }
 
@@ -232,6 +238,10 @@ func (r *recorder) OnEndpoints(_ context.Context, endpoints []*endpointv3.Cluste
 
 func (r *recorder) OnListeners(_ context.Context, listeners []*listenerv3.Listener) error {
 	return record(r, "lds", listeners, (*listenerv3.Listener).GetName, &r.listeners)
+}
+
+func (r *recorder) OnRoutes(_ context.Context, routes []*routev3.RouteConfiguration) error {
+	return record(r, "rds", routes, (*routev3.RouteConfiguration).GetName, &r.routes)
 }
 
 func record[T any](r *recorder, typ string, set []T, name func(T) string, state *[]T) error {
@@ -271,7 +281,7 @@ func (r *recorder) callList() []call {
 func (r *recorder) state() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var c, e, l []string
+	var c, e, l, rt []string
 	for _, x := range r.clusters {
 		c = append(c, x.GetName())
 	}
@@ -281,7 +291,14 @@ func (r *recorder) state() string {
 	for _, x := range r.listeners {
 		l = append(l, x.GetName())
 	}
-	return "cds=" + strings.Join(c, ",") + " eds=" + strings.Join(e, ",") + " lds=" + strings.Join(l, ",")
+	for _, x := range r.routes {
+		rt = append(rt, x.GetName())
+	}
+	out := "cds=" + strings.Join(c, ",") + " eds=" + strings.Join(e, ",") + " lds=" + strings.Join(l, ",")
+	if len(rt) > 0 {
+		out += " rds=" + strings.Join(rt, ",")
+	}
+	return out
 }
 
 func (r *recorder) endpoint(name string) *endpointv3.ClusterLoadAssignment {
@@ -348,6 +365,7 @@ type resources struct {
 	clusters  []*clusterv3.Cluster
 	endpoints []*endpointv3.ClusterLoadAssignment
 	listeners []*listenerv3.Listener
+	routes    []*routev3.RouteConfiguration
 }
 
 func snapshot(t *testing.T, version string, r resources) *cachev3.Snapshot {
@@ -361,6 +379,9 @@ func snapshot(t *testing.T, version string, r resources) *cachev3.Snapshot {
 	}
 	for _, l := range r.listeners {
 		m[resourcev3.ListenerType] = append(m[resourcev3.ListenerType], l)
+	}
+	for _, rc := range r.routes {
+		m[resourcev3.RouteType] = append(m[resourcev3.RouteType], rc)
 	}
 	snap, err := cachev3.NewSnapshot(version, m)
 	if err != nil {

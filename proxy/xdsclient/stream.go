@@ -58,6 +58,8 @@ type session struct {
 	nonces        map[string]string // last nonce received, per type URL
 	edsRequested  bool              // an EDS request was sent on this stream
 	edsSubscribed []string          // resource names of the last EDS request
+	rdsRequested  bool              // an RDS request was sent on this stream
+	rdsSubscribed []string          // resource names of the last RDS request
 	pending       map[string]pending
 }
 
@@ -102,7 +104,7 @@ func (c *Client) runStream(ctx context.Context) (healthy bool, err error) {
 }
 
 func (s *session) run(ctx context.Context, recv <-chan received) error {
-	if err := s.subscribe(); err != nil {
+	if err := s.subscribe(ctx); err != nil {
 		return s.sendFailed(ctx, err, recv)
 	}
 	s.c.setConnected(true)
@@ -138,9 +140,10 @@ func (s *session) run(ctx context.Context, recv <-chan received) error {
 }
 
 // subscribe sends the initial requests: CDS and LDS (wildcard), then EDS
-// for the clusters accepted on an earlier stream, each with the version last
-// accepted so that a control plane with unchanged state need not resend it.
-func (s *session) subscribe() error {
+// for the clusters and RDS for the listeners accepted on an earlier stream,
+// each with the version last accepted so that a control plane with
+// unchanged state need not resend it.
+func (s *session) subscribe(ctx context.Context) error {
 	for _, url := range []string{ClusterType, ListenerType} {
 		if err := s.send(&discoveryv3.DiscoveryRequest{
 			TypeUrl:     url,
@@ -152,7 +155,54 @@ func (s *session) subscribe() error {
 	if !s.c.cdsReady {
 		return nil
 	}
-	return s.subscribeEndpoints(edsNames(s.c.types[ClusterType].accepted))
+	if err := s.subscribeEndpoints(edsNames(s.c.types[ClusterType].accepted)); err != nil {
+		return err
+	}
+	if lds := s.c.types[ListenerType]; lds.have {
+		return s.subscribeRoutes(ctx, rdsNames(lds.accepted))
+	}
+	return nil
+}
+
+// subscribeRoutes sends an RDS request for names unless the stream is
+// already subscribed to exactly those. Route configurations no listener
+// names any more are dropped at once, as Envoy does: the control plane
+// need not answer a narrower subscription whose resources it already sent.
+func (s *session) subscribeRoutes(ctx context.Context, names []string) error {
+	if slices.Equal(names, s.rdsSubscribed) {
+		return nil
+	}
+	s.dropUnsubscribedRoutes(ctx, names)
+	delete(s.pending, RouteType)
+	s.rdsRequested = true
+	s.rdsSubscribed = names
+	s.c.log.Debug("xds routes subscription", "resources", names)
+	return s.send(&discoveryv3.DiscoveryRequest{
+		TypeUrl:       RouteType,
+		VersionInfo:   s.c.types[RouteType].version,
+		ResponseNonce: s.nonces[RouteType],
+		ResourceNames: names,
+	})
+}
+
+// dropUnsubscribedRoutes hands the Handler the accepted route
+// configurations that names still holds, when some are gone. A refusal is
+// logged and changes nothing: the next RDS response tries again.
+func (s *session) dropUnsubscribedRoutes(ctx context.Context, names []string) {
+	st := s.c.types[RouteType]
+	if !st.have {
+		return
+	}
+	kept := mergeSubscribed(st.accepted, nil, names)
+	if sameSet(kept, st.accepted) {
+		return
+	}
+	if err := apply(ctx, s.c.cfg.Handler, RouteType, kept); err != nil {
+		s.c.log.Warn("xds routes no longer named kept", "error", err)
+		return
+	}
+	st.accepted = kept
+	s.c.log.Info("xds routes no longer named dropped", "resources", len(kept))
 }
 
 // subscribeEndpoints sends an EDS request for names unless the stream is
@@ -176,7 +226,7 @@ func (s *session) subscribeEndpoints(names []string) error {
 
 func (s *session) onResponse(ctx context.Context, resp *discoveryv3.DiscoveryResponse) error {
 	url := resp.GetTypeUrl()
-	if _, ok := s.c.types[url]; !ok || (url == EndpointType && !s.edsRequested) {
+	if _, ok := s.c.types[url]; !ok || (url == EndpointType && !s.edsRequested) || (url == RouteType && !s.rdsRequested) {
 		s.c.log.Warn("xds response of an unrequested type ignored", "type", url, "version", resp.GetVersionInfo())
 		return nil
 	}
@@ -210,8 +260,8 @@ func (s *session) process(ctx context.Context, resp *discoveryv3.DiscoveryRespon
 	url := resp.GetTypeUrl()
 	st := s.c.types[url]
 	set, err := decode(resp)
-	if err == nil && url == EndpointType {
-		set = mergeEndpoints(st.accepted, set, s.edsSubscribed)
+	if err == nil && (url == EndpointType || url == RouteType) {
+		set = mergeSubscribed(st.accepted, set, s.resourceNames(url))
 	}
 	changed := !st.have || !sameSet(set, st.accepted)
 	if err == nil && changed {
@@ -248,6 +298,9 @@ func (s *session) ack(ctx context.Context, resp *discoveryv3.DiscoveryResponse, 
 		ResourceNames: s.resourceNames(url),
 	}); err != nil {
 		return err
+	}
+	if url == ListenerType {
+		return s.subscribeRoutes(ctx, rdsNames(set))
 	}
 	if url != ClusterType {
 		return nil
@@ -322,10 +375,13 @@ func (s *session) nextDue() (time.Time, bool) {
 }
 
 // resourceNames is the subscription a request of type url carries: the EDS
-// names, or nothing (wildcard) for CDS and LDS.
+// or RDS names, or nothing (wildcard) for CDS and LDS.
 func (s *session) resourceNames(url string) []string {
-	if url == EndpointType {
+	switch url {
+	case EndpointType:
 		return s.edsSubscribed
+	case RouteType:
+		return s.rdsSubscribed
 	}
 	return nil
 }

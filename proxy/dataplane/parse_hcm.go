@@ -1,0 +1,96 @@
+package dataplane
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/weftmesh/weft/proxy/httpproxy"
+	"github.com/weftmesh/weft/proxy/route"
+)
+
+// routerFilter is the one HTTP filter supported.
+const routerFilter = "envoy.filters.http.router"
+
+// hcmTypeURL is the typed_config of an HTTP connection manager filter.
+var hcmTypeURL = "type.googleapis.com/" + string((&hcmv3.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
+
+// parseHCM checks an HttpConnectionManager and returns what the HTTP proxy
+// serves the listener with: stat_prefix, codec_type, routes over RDS (ADS)
+// or inline, and exactly the router filter.
+func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listenerConfig) *httpproxy.Listener {
+	var hcm hcmv3.HttpConnectionManager
+	if !unpackTyped(p, path, a, &hcm) {
+		return nil
+	}
+	p.onlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters")
+	hl := &httpproxy.Listener{Name: lc.name, Direction: lc.direction}
+	switch hcm.GetCodecType() {
+	case hcmv3.HttpConnectionManager_AUTO:
+		hl.Codec = httpproxy.CodecAuto
+	case hcmv3.HttpConnectionManager_HTTP1:
+		hl.Codec = httpproxy.CodecHTTP1
+	case hcmv3.HttpConnectionManager_HTTP2:
+		hl.Codec = httpproxy.CodecHTTP2
+	default:
+		p.addf(field(path, "codec_type"), "unsupported codec %s", hcm.GetCodecType())
+	}
+
+	switch rs := hcm.GetRouteSpecifier().(type) {
+	case *hcmv3.HttpConnectionManager_Rds:
+		if name := parseRDS(p, field(path, "rds"), rs.Rds); name != "" {
+			hl.Router = d.rdsRouter(name)
+		}
+	case *hcmv3.HttpConnectionManager_RouteConfig:
+		t, err := route.Compile(rs.RouteConfig)
+		if err != nil {
+			p.addf(field(path, "route_config"), "%v", err)
+		} else {
+			inline := routeTable{t}
+			hl.Router = func() httpproxy.Router { return inline }
+		}
+	case nil:
+		p.addf(field(path, "rds"), "missing")
+	}
+
+	filters := hcm.GetHttpFilters()
+	if len(filters) != 1 {
+		p.addf(field(path, "http_filters"), "want exactly [%s], got %d filters", routerFilter, len(filters))
+		return hl
+	}
+	fpath := index(field(path, "http_filters"), 0)
+	p.onlyFields(fpath, filters[0], "name", "typed_config")
+	if filters[0].GetName() != routerFilter {
+		p.addf(field(fpath, "name"), "unsupported HTTP filter %q", filters[0].GetName())
+	}
+	if tc := filters[0].GetTypedConfig(); tc != nil {
+		var router routerv3.Router
+		if unpackTyped(p, field(fpath, "typed_config"), tc, &router) {
+			p.onlyFields(field(fpath, "typed_config"), &router)
+		}
+	}
+	return hl
+}
+
+// parseRDS checks that routes come over ADS and returns their name.
+func parseRDS(p *problems, path string, rds *hcmv3.Rds) string {
+	p.onlyFields(path, rds, "config_source", "route_config_name")
+	src := rds.GetConfigSource()
+	if src == nil {
+		p.addf(field(path, "config_source"), "missing")
+	} else {
+		p.onlyFields(field(path, "config_source"), src, "ads", "resource_api_version", "initial_fetch_timeout")
+		if src.GetAds() == nil {
+			p.addf(field(path, "config_source.ads"), "missing")
+		}
+		if v := src.GetResourceApiVersion(); v != corev3.ApiVersion_AUTO && v != corev3.ApiVersion_V3 {
+			p.addf(field(path, "config_source.resource_api_version"), "unsupported version %s", v)
+		}
+	}
+	name := rds.GetRouteConfigName()
+	if name == "" {
+		p.addf(field(path, "route_config_name"), "missing")
+	}
+	return name
+}

@@ -1,0 +1,51 @@
+// Package httpproxy serves the HTTP connections of one kind of listener:
+// those whose network filter is an HTTP connection manager
+// (envoy.filters.network.http_connection_manager, docs/xds.md "HTTP ports").
+//
+// The dataplane accepts the connection, runs the TLS handshake of mTLS
+// listeners, and hands the connection to Proxy.ServeConn with the
+// listener's Listener description. ServeConn speaks HTTP/1.1 with
+// keep-alive, or HTTP/2: negotiated by ALPN "h2" on TLS connections, or
+// announced by the HTTP/2 connection preface (h2c with prior knowledge).
+//
+// Every request is routed by the listener's Router (the compiled route
+// configuration). A route either answers itself (direct response,
+// redirect) or names a cluster, whose endpoint for this request the
+// Clusters picks. The request then goes upstream:
+//
+//   - to clusters that ask for HTTP/2 (HttpProtocolOptions with
+//     http2_protocol_options) over one multiplexed HTTP/2 connection per
+//     endpoint, mTLS when the cluster has an UpstreamTlsContext, h2c
+//     otherwise, whatever the downstream protocol;
+//   - to the other clusters over HTTP/1.1 with pooled keep-alive
+//     connections.
+//
+// Both sides use net/http's own HTTP/1 and HTTP/2 (golang.org/x/net/http2
+// is deprecated in its favour). Each upstream endpoint of a cluster
+// configuration has its own pool; pools of removed clusters and endpoints
+// close their connections as soon as these are idle.
+//
+// Bodies stream both ways and every write is flushed, so gRPC streaming
+// works; trailers are forwarded; grpc-timeout and every other end-to-end
+// header pass untouched. After routing, and again on the response,
+// connection-specific header fields (Connection and the fields it names,
+// Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, and TE except
+// "trailers") are deleted; a request with conflicting Content-Lengths is
+// refused with 400. HTTP/2 fields about to cross into HTTP/1 are checked
+// first (httpguard.ValidateH2ToH1): a bad request field is a 400, a bad
+// response field a 502 with flag UPE.
+//
+// Local answers carry Envoy's response flags in the x-weft-response-flags
+// header and the log: no route, or no route configuration yet, is 404 or 503
+// with NR; a cluster that does not exist is 503 NC, one without endpoints
+// 503 UH; a failed upstream connection or request is 503 UF.
+//
+// Metrics (on Config.Registerer):
+//
+//	weft_proxy_http_requests_total{listener,direction,code_class,peer_id}
+//	weft_proxy_http_request_duration_seconds{listener,direction}
+//
+// code_class is 1xx…5xx; peer_id is the verified SPIFFE ID of the mTLS
+// peer: the client on inbound listeners, the upstream server on outbound
+// ones, empty when that side is plaintext.
+package httpproxy

@@ -1,0 +1,284 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weftmesh/weft/proxy/httpguard"
+)
+
+// flagHeader carries the response flags of local answers.
+const flagHeader = "x-weft-response-flags"
+
+// ServeHTTP proxies one request of a connection given to ServeConn.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := infoFrom(r.Context())
+	if info == nil {
+		http.Error(w, "not a proxied connection", http.StatusInternalServerError)
+		return
+	}
+	l := info.listener
+	ex := &exchange{p: p, w: w, r: r, info: info, peer: info.peer}
+	if l.Direction != "inbound" {
+		ex.peer = "" // the upstream server's, once known
+	}
+	defer func() {
+		d := time.Since(start)
+		p.metrics.observe(l.Name, l.Direction, ex.status, ex.peer, d)
+		p.log.Debug("request served", "listener", l.Name, "method", r.Method, "path", r.URL.Path,
+			"status", ex.status, "peer_id", ex.peer, "duration", d)
+	}()
+	ex.serve(r.Context())
+}
+
+// exchange is one request on its way through the proxy.
+type exchange struct {
+	p      *Proxy
+	w      http.ResponseWriter
+	r      *http.Request
+	info   *connInfo
+	peer   string // peer_id label
+	status int    // status sent downstream
+}
+
+func (ex *exchange) serve(ctx context.Context) {
+	r := ex.r
+	if conflictingContentLength(r.Header) {
+		ex.local(http.StatusBadRequest, "", "conflicting Content-Length")
+		return
+	}
+	if r.Method == http.MethodConnect {
+		// Routes with a connect_matcher are not supported: no route
+		// matches, as in Envoy.
+		ex.local(http.StatusNotFound, FlagNoRoute, "")
+		return
+	}
+	if err := normalizeRequestPath(r); err != nil {
+		ex.local(http.StatusBadRequest, "", "invalid path")
+		return
+	}
+	var router Router
+	if f := ex.info.listener.Router; f != nil {
+		router = f()
+	}
+	if router == nil {
+		ex.local(http.StatusServiceUnavailable, FlagNoRoute, "no route configuration")
+		return
+	}
+	action, ok := router.Route(r)
+	if !ok {
+		ex.local(http.StatusNotFound, FlagNoRoute, "")
+		return
+	}
+	if action.Status > 0 {
+		ex.direct(action)
+		return
+	}
+	target, flag := ex.p.cfg.Clusters.Pick(ex.info.listener.Name, action.Cluster)
+	if flag != "" {
+		ex.local(http.StatusServiceUnavailable, flag, "no healthy upstream")
+		return
+	}
+	if target.Release != nil {
+		defer target.Release()
+	}
+	ex.forward(ctx, action, target)
+}
+
+// forward sends the request to target and streams the response back.
+func (ex *exchange) forward(ctx context.Context, action Action, target Target) {
+	r := ex.r
+	down := ctx // the downstream request's, without the route timeout
+	if action.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, action.Timeout)
+		defer cancel()
+	}
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.URL.Scheme = "http"
+	out.URL.Host = target.Address
+	out.Close = false
+	if r.ContentLength == 0 {
+		out.Body = nil // no body: nothing to stream, and GET stays GET
+	}
+	if action.Rewrite != nil {
+		action.Rewrite(out)
+	}
+	if r.ProtoMajor >= 2 && !target.HTTP2 {
+		// HTTP/2 fields about to become HTTP/1 lines.
+		if err := httpguard.ValidateH2ToH1(out.Header); err != nil {
+			ex.local(http.StatusBadRequest, "", "invalid header field")
+			return
+		}
+	}
+	httpguard.StripHopByHop(out.Header)
+	// Answered by the server already; the upstream gets the body at once.
+	out.Header.Del("Expect")
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // not Go's default
+	}
+	var upstreamPeer string
+	out = out.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(ci httptrace.GotConnInfo) {
+			if uc, ok := ci.Conn.(*upstreamConn); ok {
+				upstreamPeer = uc.peer
+			}
+		},
+	}))
+	if ex.r.ProtoMajor == 1 {
+		// Read the request body while the response streams (gRPC-Web and
+		// other full-duplex HTTP/1 clients).
+		_ = http.NewResponseController(ex.w).EnableFullDuplex()
+	}
+
+	up := ex.p.upstreams.acquire(target)
+	defer ex.p.upstreams.release(up) // after the body is closed
+	resp, err := up.rt.RoundTrip(out)
+	if ex.info.listener.Direction != "inbound" {
+		ex.peer = upstreamPeer
+	}
+	if err != nil {
+		if down.Err() != nil {
+			ex.status = 499 // the client went away, as nginx counts it
+			return
+		}
+		if ctx.Err() != nil {
+			ex.local(http.StatusGatewayTimeout, FlagUpstreamTimeout, "upstream request timeout")
+			return
+		}
+		ex.p.log.Debug("upstream request failed", "listener", ex.info.listener.Name, "cluster", action.Cluster,
+			"endpoint", target.Address, "error", err)
+		ex.local(http.StatusServiceUnavailable, FlagUpstreamFailure, "upstream connect error")
+		return
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor >= 2 && r.ProtoMajor == 1 {
+		if err := httpguard.ValidateH2ToH1(resp.Header); err != nil {
+			ex.local(http.StatusBadGateway, FlagUpstreamProtocolError, "invalid upstream header field")
+			return
+		}
+	}
+
+	h := ex.w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	httpguard.StripHopByHop(h)
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil // no sniffing: send what the upstream sent
+	}
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = nil
+	}
+	if action.ResponseHeaders != nil {
+		action.ResponseHeaders(h)
+	}
+	ex.status = resp.StatusCode
+	ex.w.WriteHeader(resp.StatusCode)
+	if err := copyFlushing(ex.w, resp.Body); err != nil {
+		ex.p.log.Debug("response body interrupted", "listener", ex.info.listener.Name, "cluster", action.Cluster, "error", err)
+		// Abort the stream so the client sees an error, not a short body.
+		panic(http.ErrAbortHandler)
+	}
+	// Trailers, announced or not, follow the body.
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+}
+
+// copyFlushing copies a response body, flushing after every write so that
+// streamed messages are not held back.
+func copyFlushing(w http.ResponseWriter, body io.Reader) error {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// direct writes the local response of a direct_response or redirect route.
+func (ex *exchange) direct(a Action) {
+	h := ex.w.Header()
+	for k, vv := range a.Header {
+		h[k] = vv
+	}
+	if a.ResponseHeaders != nil {
+		a.ResponseHeaders(h)
+	}
+	if len(a.Body) > 0 {
+		h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+	}
+	ex.status = a.Status
+	ex.w.WriteHeader(a.Status)
+	_, _ = ex.w.Write(a.Body)
+}
+
+// local answers with a status of the proxy's own.
+func (ex *exchange) local(status int, flag, body string) {
+	h := ex.w.Header()
+	if flag != "" {
+		h.Set(flagHeader, flag)
+		ex.p.log.Debug("request refused", "listener", ex.info.listener.Name, "status", status, "flag", flag,
+			"method", ex.r.Method, "path", ex.r.URL.Path)
+	}
+	h.Set("Content-Type", "text/plain")
+	if body == "" {
+		body = http.StatusText(status)
+	}
+	ex.status = status
+	http.Error(ex.w, body, status)
+}
+
+// conflictingContentLength reports several Content-Length values that are
+// not all equal (RFC 9110 §8.6); equal repeats are one length.
+func conflictingContentLength(h http.Header) bool {
+	vv := h.Values("Content-Length")
+	for _, v := range vv[min(1, len(vv)):] {
+		if v != vv[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeRequestPath puts the request's path in the one form routing and
+// the upstream see.
+func normalizeRequestPath(r *http.Request) error {
+	raw := r.RequestURI
+	if !strings.HasPrefix(raw, "/") {
+		raw = r.URL.RequestURI() // absolute form: its path and query
+	}
+	norm, err := httpguard.NormalizePath(raw, httpguard.PathOptions{})
+	if err != nil {
+		return err
+	}
+	u, err := url.ParseRequestURI(norm)
+	if err != nil {
+		return err
+	}
+	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+	return nil
+}

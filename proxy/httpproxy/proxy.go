@@ -1,0 +1,204 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Response flags, as in Envoy's access log.
+const (
+	FlagNoRoute         = "NR"
+	FlagNoCluster       = "NC"
+	FlagNoHealthy       = "UH"
+	FlagUpstreamFailure = "UF"
+	FlagUpstreamTimeout = "UT"
+	// FlagUpstreamProtocolError is an upstream response that cannot be
+	// forwarded (502).
+	FlagUpstreamProtocolError = "UPE"
+)
+
+// Codec is the downstream protocol a listener accepts (the HTTP connection
+// manager's codec_type).
+type Codec int
+
+// Codecs.
+const (
+	// CodecAuto serves HTTP/2 when ALPN negotiated "h2" or the connection
+	// starts with the HTTP/2 preface, HTTP/1.1 otherwise.
+	CodecAuto Codec = iota
+	CodecHTTP1
+	CodecHTTP2
+)
+
+// Listener describes the listener a connection was accepted on.
+type Listener struct {
+	// Name and Direction ("inbound" or "outbound") label metrics and logs.
+	Name      string
+	Direction string
+	Codec     Codec
+	// Router returns the listener's current routes; nil, or a nil Router,
+	// means the route configuration has not arrived (503, NR).
+	Router func() Router
+}
+
+// Router decides what to do with a request.
+type Router interface {
+	// Route returns the action for r, or false when no route matches.
+	Route(r *http.Request) (Action, bool)
+}
+
+// Action is what a matched route asks for: either a local response
+// (Status > 0) or a cluster to forward to.
+type Action struct {
+	// Cluster receives the request when Status is zero.
+	Cluster string
+	// Rewrite, when not nil, changes the outbound request: path, host and
+	// headers. It runs before connection-specific headers are deleted.
+	Rewrite func(out *http.Request)
+	// ResponseHeaders, when not nil, changes the headers of the response
+	// sent downstream, forwarded or local.
+	ResponseHeaders func(h http.Header)
+	// Timeout bounds the upstream exchange, response body included; zero
+	// means none. When it passes first the answer is 504 with flag UT.
+	Timeout time.Duration
+
+	// Status, Header and Body make a local response (direct_response or
+	// redirect, whose Header carries Location).
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Target is the upstream endpoint picked for one request.
+type Target struct {
+	// Key identifies the cluster configuration: requests with equal keys
+	// share upstream connections. It must be comparable.
+	Key any
+	// Address is the endpoint's ip:port.
+	Address string
+	// HTTP2 asks for HTTP/2 to the endpoint (h2c when Dial is plaintext).
+	HTTP2 bool
+	// Dial connects to an endpoint of the cluster, with its TLS if it has
+	// one, and returns the server's verified SPIFFE ID ("" for plaintext).
+	Dial func(ctx context.Context, address string) (net.Conn, string, error)
+	// Release, when not nil, is called once the request is over.
+	Release func()
+}
+
+// Clusters picks endpoints.
+type Clusters interface {
+	// Pick returns the endpoint for one request of listener to cluster,
+	// or the response flag that refuses it (FlagNoCluster, FlagNoHealthy).
+	Pick(listener, cluster string) (Target, string)
+}
+
+// Config configures a Proxy. Clusters is required.
+type Config struct {
+	Clusters Clusters
+	// Logger receives request and connection events; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// IdleTimeout closes downstream and upstream connections without
+	// requests for that long; zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+}
+
+// DefaultIdleTimeout is the HTTP connection manager's default idle_timeout.
+const DefaultIdleTimeout = time.Hour
+
+// Proxy serves HTTP connections. Create it with New; it is safe for
+// concurrent use. Close it after every ServeConn has returned.
+type Proxy struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	// servers by codec; conns maps a served connection to its connInfo.
+	servers map[Codec]*server
+	conns   sync.Map
+
+	upstreams upstreams
+}
+
+// New returns a Proxy. It does no I/O and starts nothing.
+func New(cfg Config) *Proxy {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	p := &Proxy{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		metrics:   newMetrics(cfg.Registerer),
+		upstreams: upstreams{idleTimeout: cfg.IdleTimeout, byKey: map[any]*upstream{}},
+	}
+	p.servers = map[Codec]*server{
+		CodecAuto:  p.newServer(true, true),
+		CodecHTTP1: p.newServer(true, false),
+		CodecHTTP2: p.newServer(false, true),
+	}
+	return p
+}
+
+// newServer returns the server of one codec. HTTP/2 is negotiated by ALPN
+// on TLS connections and detected by its preface (h2c with prior
+// knowledge) on the others.
+func (p *Proxy) newServer(http1, http2 bool) *server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(http1)
+	protocols.SetHTTP2(http2)
+	protocols.SetUnencryptedHTTP2(http2)
+	return &server{
+		srv: &http.Server{
+			Handler:           p,
+			Protocols:         protocols,
+			ReadHeaderTimeout: time.Minute,
+			IdleTimeout:       p.cfg.IdleTimeout,
+			MaxHeaderBytes:    60 << 10, // Envoy's max_request_headers_kb
+			ConnContext:       p.connContext,
+			ConnState:         p.connState,
+			ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug),
+		},
+		ln:   newConnListener(),
+		done: make(chan struct{}),
+	}
+}
+
+// Shutdown asks every connection to end gracefully: idle HTTP/1
+// connections close, busy ones after their response, HTTP/2 connections
+// get GOAWAY. It returns once they are all closed or ctx ends; ServeConn
+// refuses connections from then on.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, s := range p.servers {
+		errs = append(errs, s.shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Retain drops the upstream connection pools whose Target.Key keep
+// rejects: their idle connections close now, the others once their
+// requests are over.
+func (p *Proxy) Retain(keep func(key any) bool) {
+	p.upstreams.retain(keep)
+}
+
+// Close stops the servers and closes the upstream connections. Call it
+// once every ServeConn has returned; it waits for the goroutines the Proxy
+// started.
+func (p *Proxy) Close() {
+	for _, s := range p.servers {
+		s.wait()
+	}
+	p.upstreams.closeAll()
+}

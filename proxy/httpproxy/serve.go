@@ -1,0 +1,152 @@
+package httpproxy
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// connInfo is what a request learns about its connection.
+type connInfo struct {
+	listener *Listener
+	// peer is the verified SPIFFE ID of the downstream mTLS client.
+	peer string
+	// done is closed when the server is done with the connection.
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func (ci *connInfo) finish() { ci.doneOnce.Do(func() { close(ci.done) }) }
+
+type connInfoKey struct{}
+
+func infoFrom(ctx context.Context) *connInfo {
+	ci, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return ci
+}
+
+// ServeConn serves one accepted connection, already past its TLS handshake
+// when the listener has mTLS, until the client closes it, it idles out, ctx
+// ends or the Proxy shuts down, and closes it. peer is the client's
+// verified SPIFFE ID.
+func (p *Proxy) ServeConn(ctx context.Context, l *Listener, c net.Conn, peer string) {
+	info := &connInfo{listener: l, peer: peer, done: make(chan struct{})}
+	s := p.servers[l.Codec]
+	if s == nil {
+		s = p.servers[CodecAuto]
+	}
+	p.conns.Store(c, info)
+	defer p.conns.Delete(c)
+	if !s.push(c) {
+		_ = c.Close()
+		return
+	}
+	select {
+	case <-info.done:
+	case <-ctx.Done():
+		_ = c.Close()
+		<-info.done
+	}
+}
+
+// connContext gives the requests of a connection its connInfo.
+func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
+	if v, ok := p.conns.Load(c); ok {
+		return context.WithValue(ctx, connInfoKey{}, v)
+	}
+	return ctx
+}
+
+// connState tells ServeConn when the server is done with a connection.
+func (p *Proxy) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	if v, ok := p.conns.Load(c); ok {
+		v.(*connInfo).finish()
+	}
+}
+
+// server is an http.Server fed with connections by push, started at the
+// first one.
+type server struct {
+	srv   *http.Server
+	ln    *connListener
+	start sync.Once
+	done  chan struct{}
+}
+
+func (s *server) push(c net.Conn) bool {
+	s.start.Do(func() {
+		go func() {
+			defer close(s.done)
+			_ = s.srv.Serve(s.ln)
+		}()
+	})
+	return s.ln.push(c)
+}
+
+// shutdown stops accepting, asks connections to end, and returns when they
+// have or ctx ends.
+func (s *server) shutdown(ctx context.Context) error {
+	s.ln.close()
+	return s.srv.Shutdown(ctx)
+}
+
+// wait returns once Serve has returned; a server never started has
+// nothing to wait for.
+func (s *server) wait() {
+	s.ln.close()
+	s.start.Do(func() { close(s.done) })
+	<-s.done
+}
+
+// connListener is a net.Listener fed by push.
+type connListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnListener() *connListener {
+	return &connListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// push hands c to Accept; false when the listener is closed.
+func (l *connListener) push(c net.Conn) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) close() { l.once.Do(func() { close(l.done) }) }
+
+func (l *connListener) Close() error {
+	l.close()
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return connListenerAddr{} }
+
+type connListenerAddr struct{}
+
+func (connListenerAddr) Network() string { return "pipe" }
+func (connListenerAddr) String() string  { return "httpproxy" }
