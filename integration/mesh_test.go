@@ -31,7 +31,6 @@ type meshFixture struct {
 	cpCfg    controlplane.Config
 	frontend *proxy.Proxy
 	backend  *proxy.Proxy
-	echo     net.Listener
 }
 
 const (
@@ -80,17 +79,25 @@ spec:
 
 func newMesh(t *testing.T, subnet int) *meshFixture {
 	t.Helper()
+	return newMeshWith(t, subnet, meshYAML, func(t *testing.T, addr string) { startEcho(t, addr) })
+}
+
+// newMeshWith is newMesh with another mesh YAML (made from the subnet's
+// "127.0.<n>." prefix) and another backend app, started on the backend's
+// app address.
+func newMeshWith(t *testing.T, subnet int, yaml func(netPrefix string) string, startApp func(t *testing.T, addr string)) *meshFixture {
+	t.Helper()
 	f := &meshFixture{t: t, dir: t.TempDir(), net: fmt.Sprintf("127.0.%d.", subnet)}
 	for _, d := range []string{"mesh", "state"} {
 		if err := os.MkdirAll(filepath.Join(f.dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, filepath.Join(f.dir, "mesh", "mesh.yaml"), meshYAML(f.net))
+	writeFile(t, filepath.Join(f.dir, "mesh", "mesh.yaml"), yaml(f.net))
 	writeFile(t, filepath.Join(f.dir, "frontend-token"), "frontend-token\n")
 	writeFile(t, filepath.Join(f.dir, "backend-token"), "backend-token\n")
 
-	f.echo = startEcho(t, f.net+"3:"+fmt.Sprint(backendAppPort))
+	startApp(t, f.net+"3:"+fmt.Sprint(backendAppPort))
 
 	f.cpCfg = controlplane.Default()
 	f.cpCfg.ConfigDir = filepath.Join(f.dir, "mesh")
