@@ -40,6 +40,12 @@ build: ## Build every binary into bin/.
 demo: build ## Run the whole mesh on this machine and print a report (no cluster, no root).
 	$(BIN)/weftctl demo --bin-dir $(BIN)
 
+.PHONY: bench
+bench: build ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min; see docs/performance.md).
+	hack/bench-deps.sh
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/weft-bench
+	$(BIN)/weft-bench --bin-dir $(BIN) --results-dir $(CURDIR)/bench/results
+
 ##@ Test
 
 .PHONY: test
