@@ -3,16 +3,24 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // adminHandler serves the admin port: /ready, /metrics, /config_dump (the
-// configuration the proxy applied, as JSON) and /certs (the workload's
-// certificate chain and trust bundle, as JSON, never the private key).
+// configuration the proxy applied, as JSON), /certs (the workload's
+// certificate chain and trust bundle, as JSON, never the private key) and
+// /debug/pprof/ (Go's profiles, for `go tool pprof`). The port is meant for
+// loopback only: it shows configuration and profiles.
 func (p *Proxy) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.Ready() {
