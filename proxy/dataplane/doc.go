@@ -35,6 +35,15 @@
 // "h2" and "http/1.1". On Close, HTTP connections are asked to end at once
 // (GOAWAY, no more keep-alive) and closed when the drain timeout passes.
 //
+// For HTTP requests, clusters may also carry circuit_breakers (thresholds
+// of priority DEFAULT: max_connections, max_pending_requests, max_requests,
+// max_retries, retry_budget) and outlier_detection (consecutive_5xx,
+// consecutive_gateway_failure and their enforcing_ percentages, interval,
+// base_ejection_time, max_ejection_time, max_ejection_percent,
+// always_eject_one_host); their state starts afresh with each new
+// configuration of the cluster. Routes' retry policies and timeouts apply
+// as package httpproxy describes.
+//
 // Inbound listeners (those with a DownstreamTlsContext) accept TLS 1.3 only,
 // require a client certificate chaining to the trust domain's bundle, and
 // authorize the client's SPIFFE ID with the listener's URI SAN matchers.

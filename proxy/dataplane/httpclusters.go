@@ -37,19 +37,49 @@ func (h httpClusters) Pick(listener, cluster string) (httpproxy.Target, string) 
 		d.log.Warn("load balancer unavailable", "cluster", cluster, "error", err)
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
-	picked, done, ok := picker.Pick(lb.PickContext{})
+	picked, done, ok := pickHealthy(picker, set, c.outlier)
 	if !ok {
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
-	return httpproxy.Target{
-		Key:     upstreamKey{cluster: c, listener: listener, address: picked.Address},
-		Address: picked.Address,
+	t := httpproxy.Target{
+		Key:     upstreamKey{cluster: c, listener: listener, address: picked},
+		Address: picked,
 		HTTP2:   c.http2,
 		Dial: func(ctx context.Context, address string) (net.Conn, string, error) {
 			return d.dialEndpoint(ctx, listener, c, address)
 		},
 		Release: done,
-	}, ""
+		Breaker: c.breaker,
+	}
+	if o := c.outlier; o != nil {
+		hosts := len(set.endpoints)
+		t.Observe = func(status int) { o.Observe(picked, status, hosts) }
+	}
+	return t, ""
+}
+
+// pickHealthy picks an endpoint that outlier detection has not ejected;
+// false when every endpoint is ejected.
+func pickHealthy(picker lb.Picker, set *endpointSet, o *httpproxy.Outlier) (string, lb.Done, bool) {
+	n := len(set.endpoints)
+	for range 2 * n {
+		picked, done, ok := picker.Pick(lb.PickContext{})
+		if !ok {
+			return "", nil, false
+		}
+		if !o.Ejected(picked.Address) {
+			return picked.Address, done, true
+		}
+		done()
+	}
+	// The balancer keeps landing on ejected endpoints: take the first
+	// one that is not.
+	for _, ep := range set.endpoints {
+		if !o.Ejected(ep.address) {
+			return ep.address, func() {}, true
+		}
+	}
+	return "", nil, false
 }
 
 // retainUpstreams drops the HTTP connection pools of cluster

@@ -7,6 +7,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/weftmesh/weft/proxy/httpproxy"
 )
 
 // defaultConnectTimeout is a cluster's connect_timeout when unset, as in
@@ -27,6 +29,11 @@ type clusterConfig struct {
 	// http2 asks HTTP listeners for HTTP/2 to the endpoints (h2c when
 	// plaintext); HTTP/1.1 otherwise. TCP listeners ignore it.
 	http2 bool
+	// breaker and outlier are the circuit breaker and outlier detection of
+	// HTTP requests; a new configuration of the cluster starts them afresh.
+	// outlier is nil without outlier_detection.
+	breaker *httpproxy.Breaker
+	outlier *httpproxy.Outlier
 }
 
 // parseClusters validates a complete set of clusters.
@@ -53,13 +60,18 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 }
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
-	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options")
+	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
+		"circuit_breakers", "outlier_detection")
 	cc := &clusterConfig{
 		name:           c.GetName(),
 		lbPolicy:       c.GetLbPolicy(),
 		connectTimeout: parseDuration(p, "connect_timeout", c.GetConnectTimeout(), defaultConnectTimeout),
 	}
 	cc.http2 = parseProtocolOptions(p, c)
+	cc.breaker = httpproxy.NewBreaker(parseCircuitBreakers(p, c))
+	if od := parseOutlierDetection(p, c); od != nil {
+		cc.outlier = httpproxy.NewOutlier(*od)
+	}
 	if cc.connectTimeout == 0 {
 		cc.connectTimeout = defaultConnectTimeout
 	}

@@ -1,11 +1,18 @@
 package dataplane
 
 import (
+	"io"
+	"os"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	streamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/weftmesh/weft/proxy/httpguard"
 	"github.com/weftmesh/weft/proxy/httpproxy"
 	"github.com/weftmesh/weft/proxy/route"
 )
@@ -24,8 +31,11 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 	if !unpackTyped(p, path, a, &hcm) {
 		return nil
 	}
-	p.onlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters")
+	p.onlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters",
+		"access_log", "max_request_headers_kb", "common_http_protocol_options")
 	hl := &httpproxy.Listener{Name: lc.name, Direction: lc.direction}
+	hl.Limits = parseHeaderLimits(p, path, &hcm)
+	hl.AccessLog = parseAccessLogs(p, field(path, "access_log"), hcm.GetAccessLog())
 	switch hcm.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO:
 		hl.Codec = httpproxy.CodecAuto
@@ -94,3 +104,76 @@ func parseRDS(p *problems, path string, rds *hcmv3.Rds) string {
 	}
 	return name
 }
+
+// Envoy's bounds on max_request_headers_kb.
+const maxRequestHeadersKB = 8192
+
+// parseHeaderLimits returns the HTTP/1 head limits of max_request_headers_kb
+// and common_http_protocol_options.max_headers_count; unset fields keep
+// httpguard's defaults (Envoy's: 60 KiB, 100 fields).
+func parseHeaderLimits(p *problems, path string, hcm *hcmv3.HttpConnectionManager) httpguard.Limits {
+	var lim httpguard.Limits
+	if kb := hcm.GetMaxRequestHeadersKb(); kb != nil {
+		if v := kb.GetValue(); v == 0 || v > maxRequestHeadersKB {
+			p.addf(field(path, "max_request_headers_kb"), "must be in [1, %d], got %d", maxRequestHeadersKB, v)
+		} else {
+			lim.MaxHeaderBytes = int(v) << 10
+		}
+	}
+	if po := hcm.GetCommonHttpProtocolOptions(); po != nil {
+		ppath := field(path, "common_http_protocol_options")
+		p.onlyFields(ppath, po, "max_headers_count")
+		if n := po.GetMaxHeadersCount(); n != nil {
+			if n.GetValue() == 0 {
+				p.addf(field(ppath, "max_headers_count"), "must be at least 1")
+			} else {
+				lim.MaxHeaderCount = int(min(n.GetValue(), 1<<20))
+			}
+		}
+	}
+	return lim
+}
+
+// parseAccessLogs returns the listener's access log: JSON lines to stdout
+// (StdoutAccessLog) or appended to a file (FileAccessLog with a path), or
+// nil when there is none.
+func parseAccessLogs(p *problems, path string, logs []*accesslogv3.AccessLog) *httpproxy.AccessLog {
+	var sinks []io.Writer
+	for i, al := range logs {
+		apath := index(path, i)
+		p.onlyFields(apath, al, "name", "typed_config")
+		tc := al.GetTypedConfig()
+		tpath := field(apath, "typed_config")
+		switch tc.GetTypeUrl() {
+		case stdoutLogTypeURL:
+			var out streamv3.StdoutAccessLog
+			if unpackTyped(p, tpath, tc, &out) {
+				p.onlyFields(tpath, &out)
+				sinks = append(sinks, os.Stdout)
+			}
+		case fileLogTypeURL:
+			var f filev3.FileAccessLog
+			if unpackTyped(p, tpath, tc, &f) {
+				p.onlyFields(tpath, &f, "path")
+				if f.GetPath() == "" {
+					p.addf(field(tpath, "path"), "missing")
+				} else {
+					sinks = append(sinks, httpproxy.NewFileAccessLogWriter(f.GetPath()))
+				}
+			}
+		case "":
+			p.addf(tpath, "missing")
+		default:
+			p.addf(tpath, "unsupported access logger %q", tc.GetTypeUrl())
+		}
+	}
+	if len(sinks) == 0 {
+		return nil
+	}
+	return httpproxy.NewAccessLog(io.MultiWriter(sinks...))
+}
+
+var (
+	stdoutLogTypeURL = "type.googleapis.com/" + string((&streamv3.StdoutAccessLog{}).ProtoReflect().Descriptor().FullName())
+	fileLogTypeURL   = "type.googleapis.com/" + string((&filev3.FileAccessLog{}).ProtoReflect().Descriptor().FullName())
+)

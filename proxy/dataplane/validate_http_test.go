@@ -8,6 +8,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -31,9 +32,28 @@ func TestHTTPListenerValidation(t *testing.T) {
 			h.XffNumTrustedHops = 1
 		}, []string{prefix + "use_remote_address: unsupported field", prefix + "xff_num_trusted_hops: unsupported field"}},
 		{"access_log and stream_idle_timeout", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
-			h.AccessLog = []*accesslogv3.AccessLog{{Name: "envoy.access_loggers.stdout"}}
+			h.AccessLog = []*accesslogv3.AccessLog{
+				{Name: "envoy.access_loggers.stdout"},
+				{Name: "router", ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(t, &routerv3.Router{})}},
+				{Name: "file", ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(t, &filev3.FileAccessLog{})}},
+			}
 			h.StreamIdleTimeout = durationpb.New(0)
-		}, []string{prefix + "access_log: unsupported field", prefix + "stream_idle_timeout: unsupported field"}},
+		}, []string{
+			prefix + "stream_idle_timeout: unsupported field",
+			prefix + "access_log[0].typed_config: missing",
+			prefix + `access_log[1].typed_config: unsupported access logger "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"`,
+			prefix + "access_log[2].typed_config.path: missing",
+		}},
+		{"header limits", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
+			h.MaxRequestHeadersKb = wrapperspb.UInt32(0)
+			h.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{
+				IdleTimeout: durationpb.New(0), MaxHeadersCount: wrapperspb.UInt32(0),
+			}
+		}, []string{
+			prefix + "max_request_headers_kb: must be in [1, 8192], got 0",
+			prefix + "common_http_protocol_options.idle_timeout: unsupported field",
+			prefix + "common_http_protocol_options.max_headers_count: must be at least 1",
+		}},
 		{"HTTP3 codec", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
 			h.CodecType = hcmv3.HttpConnectionManager_HTTP3
 		}, []string{prefix + "codec_type: unsupported codec HTTP3"}},

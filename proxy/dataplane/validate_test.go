@@ -159,11 +159,11 @@ func TestClusterValidation(t *testing.T) {
 		{"STRICT_DNS", func(t *testing.T, c *clusterv3.Cluster) {
 			c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
 		}, []string{`cluster "outbound|9000||echo.default.svc.cluster.local": type: unsupported cluster type STRICT_DNS`}},
-		{"RING_HASH and circuit breakers", func(t *testing.T, c *clusterv3.Cluster) {
+		{"RING_HASH and common_lb_config", func(t *testing.T, c *clusterv3.Cluster) {
 			c.LbPolicy = clusterv3.Cluster_RING_HASH
-			c.CircuitBreakers = &clusterv3.CircuitBreakers{}
+			c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{}
 		}, []string{
-			`cluster "outbound|9000||echo.default.svc.cluster.local": circuit_breakers: unsupported field`,
+			`cluster "outbound|9000||echo.default.svc.cluster.local": common_lb_config: unsupported field`,
 			`cluster "outbound|9000||echo.default.svc.cluster.local": lb_policy: unsupported policy RING_HASH`,
 		}},
 		{"EDS from a gRPC API source", func(t *testing.T, c *clusterv3.Cluster) {

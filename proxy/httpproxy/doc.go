@@ -8,6 +8,26 @@
 // keep-alive, or HTTP/2: negotiated by ALPN "h2" on TLS connections, or
 // announced by the HTTP/2 connection preface (h2c with prior knowledge).
 //
+// HTTP/1 is not served by net/http's lenient parser but by a strict loop
+// (http1.go) over httpguard.ReadRequestHead under Listener.Limits: a head
+// it refuses (request smuggling with Transfer-Encoding and Content-Length,
+// differing lengths, bare LF, obs-fold, whitespace before a colon, a long
+// target or header section, ...) is answered with its 400, 414, 431, 501
+// or 505, Connection: close, and the connection is closed before anything
+// is routed; a chunked body that breaks its framing ends the same way.
+// Bodies are framed by the validated length or a ChunkedReader, responses
+// by their Content-Length or chunked encoding, pipelined requests are
+// answered in order, Expect: 100-continue is honored when the body is
+// first read, and a client closing its connection cancels its pending
+// request (DC). The preface of a plaintext connection is peeked first, so
+// h2c with prior knowledge still reaches the HTTP/2 server.
+//
+// A Listener with an AccessLog writes one JSON line per request:
+// start_time, method, path, protocol, response_code, response_flags ("-"
+// or DC, DPE, NR, NC, UH, UF, UT, UO, URX, UPE), bytes_received,
+// bytes_sent, duration_ms, upstream_host, upstream_cluster, peer_id (the
+// downstream mTLS client) and x_request_id when the request has one.
+//
 // Every request is routed by the listener's Router (the compiled route
 // configuration). A route either answers itself (direct response,
 // redirect) or names a cluster, whose endpoint for this request the
@@ -34,6 +54,21 @@
 // refused with 400. HTTP/2 fields about to cross into HTTP/1 are checked
 // first (httpguard.ValidateH2ToH1): a bad request field is a 400, a bad
 // response field a 502 with flag UPE.
+//
+// A route's Timeout bounds the whole exchange, retries included (504, UT).
+// Its RetryPolicy retries attempts that fail as retry_on says (5xx,
+// gateway-error, reset, reset-before-request, connect-failure,
+// retriable-4xx, retriable-status-codes, and the gRPC statuses of
+// trailers-only responses), each attempt on a newly picked endpoint and
+// bounded by the per-try timeout, after a jittered exponential back-off.
+// Only requests without a body or with a Content-Length of at most
+// MaxReplayBody are retried (the body is buffered), and never once the
+// response has started downstream. A response sent after the retries ran
+// out carries flag URX. The cluster's Breaker refuses requests, pending
+// requests, connections and retries over its thresholds (503, UO; a
+// refused retry leaves the last outcome standing); its Outlier ejects
+// endpoints that fail in a row, and a cluster whose endpoints are all
+// ejected answers 503 UH.
 //
 // Local answers carry Envoy's response flags in the x-weft-response-flags
 // header and the log: no route, or no route configuration yet, is 404 or 503

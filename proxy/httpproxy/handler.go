@@ -14,7 +14,8 @@ import (
 	"github.com/weftmesh/weft/proxy/httpguard"
 )
 
-// flagHeader carries the response flags of local answers.
+// flagHeader carries the response flags of local answers, and of
+// forwarded responses sent after the retries ran out (URX).
 const flagHeader = "x-weft-response-flags"
 
 // ServeHTTP proxies one request of a connection given to ServeConn.
@@ -47,6 +48,8 @@ type exchange struct {
 	info   *connInfo
 	peer   string // peer_id label
 	status int    // status sent downstream
+	// flags are the response flags of a forwarded response (URX).
+	flags string
 }
 
 func (ex *exchange) serve(ctx context.Context) {
@@ -82,31 +85,19 @@ func (ex *exchange) serve(ctx context.Context) {
 		ex.direct(action)
 		return
 	}
-	target, flag := ex.p.cfg.Clusters.Pick(ex.info.listener.Name, action.Cluster)
-	if flag != "" {
-		ex.local(http.StatusServiceUnavailable, flag, "no healthy upstream")
-		return
-	}
-	if target.Release != nil {
-		defer target.Release()
-	}
-	ex.forward(ctx, action, target)
+	ex.forward(ctx, action)
 }
 
-// forward sends the request to target and streams the response back.
-func (ex *exchange) forward(ctx context.Context, action Action, target Target) {
+// prepare builds one attempt's outbound request to target, with body as
+// its body; false when the request cannot go upstream (answered 400).
+func (ex *exchange) prepare(ctx context.Context, action Action, target Target, body io.ReadCloser, upstreamPeer *string) (*http.Request, bool) {
 	r := ex.r
-	down := ctx // the downstream request's, without the route timeout
-	if action.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, action.Timeout)
-		defer cancel()
-	}
 	out := r.Clone(ctx)
 	out.RequestURI = ""
 	out.URL.Scheme = "http"
 	out.URL.Host = target.Address
 	out.Close = false
+	out.Body = body
 	if r.ContentLength == 0 {
 		out.Body = nil // no body: nothing to stream, and GET stays GET
 	}
@@ -117,7 +108,7 @@ func (ex *exchange) forward(ctx context.Context, action Action, target Target) {
 		// HTTP/2 fields about to become HTTP/1 lines.
 		if err := httpguard.ValidateH2ToH1(out.Header); err != nil {
 			ex.local(http.StatusBadRequest, "", "invalid header field")
-			return
+			return nil, false
 		}
 	}
 	httpguard.StripHopByHop(out.Header)
@@ -126,42 +117,18 @@ func (ex *exchange) forward(ctx context.Context, action Action, target Target) {
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // not Go's default
 	}
-	var upstreamPeer string
-	out = out.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+	return out.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(ci httptrace.GotConnInfo) {
 			if uc, ok := ci.Conn.(*upstreamConn); ok {
-				upstreamPeer = uc.peer
+				*upstreamPeer = uc.peer
 			}
 		},
-	}))
-	if ex.r.ProtoMajor == 1 {
-		// Read the request body while the response streams (gRPC-Web and
-		// other full-duplex HTTP/1 clients).
-		_ = http.NewResponseController(ex.w).EnableFullDuplex()
-	}
+	})), true
+}
 
-	up := ex.p.upstreams.acquire(target)
-	defer ex.p.upstreams.release(up) // after the body is closed
-	resp, err := up.rt.RoundTrip(out)
-	if ex.info.listener.Direction != "inbound" {
-		ex.peer = upstreamPeer
-	}
-	if err != nil {
-		if down.Err() != nil {
-			ex.status = 499 // the client went away, as nginx counts it
-			return
-		}
-		if ctx.Err() != nil {
-			ex.local(http.StatusGatewayTimeout, FlagUpstreamTimeout, "upstream request timeout")
-			return
-		}
-		ex.p.log.Debug("upstream request failed", "listener", ex.info.listener.Name, "cluster", action.Cluster,
-			"endpoint", target.Address, "error", err)
-		ex.local(http.StatusServiceUnavailable, FlagUpstreamFailure, "upstream connect error")
-		return
-	}
-	defer resp.Body.Close()
-	if resp.ProtoMajor >= 2 && r.ProtoMajor == 1 {
+// respond streams an upstream response downstream.
+func (ex *exchange) respond(action Action, resp *http.Response) {
+	if resp.ProtoMajor >= 2 && ex.r.ProtoMajor == 1 {
 		if err := httpguard.ValidateH2ToH1(resp.Header); err != nil {
 			ex.local(http.StatusBadGateway, FlagUpstreamProtocolError, "invalid upstream header field")
 			return
@@ -178,6 +145,9 @@ func (ex *exchange) forward(ctx context.Context, action Action, target Target) {
 	}
 	if _, ok := h["Date"]; !ok {
 		h["Date"] = nil
+	}
+	if ex.flags != "" {
+		h.Set(flagHeader, ex.flags)
 	}
 	if action.ResponseHeaders != nil {
 		action.ResponseHeaders(h)
@@ -239,6 +209,9 @@ func (ex *exchange) direct(a Action) {
 // local answers with a status of the proxy's own.
 func (ex *exchange) local(status int, flag, body string) {
 	h := ex.w.Header()
+	if ex.flags != "" {
+		flag = joinFlags(flag, ex.flags)
+	}
 	if flag != "" {
 		h.Set(flagHeader, flag)
 		ex.p.log.Debug("request refused", "listener", ex.info.listener.Name, "status", status, "flag", flag,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftmesh/weft/proxy/httpguard"
 )
 
 // Response flags, as in Envoy's access log.
@@ -46,6 +48,11 @@ type Listener struct {
 	// Router returns the listener's current routes; nil, or a nil Router,
 	// means the route configuration has not arrived (503, NR).
 	Router func() Router
+	// Limits bound HTTP/1 request heads; zero fields take httpguard's
+	// defaults.
+	Limits httpguard.Limits
+	// AccessLog, when not nil, receives a line per request.
+	AccessLog *AccessLog
 }
 
 // Router decides what to do with a request.
@@ -68,6 +75,8 @@ type Action struct {
 	// Timeout bounds the upstream exchange, response body included; zero
 	// means none. When it passes first the answer is 504 with flag UT.
 	Timeout time.Duration
+	// Retry, when not nil, retries failed attempts (see RetryPolicy).
+	Retry *RetryPolicy
 
 	// Status, Header and Body make a local response (direct_response or
 	// redirect, whose Header carries Location).
@@ -90,6 +99,13 @@ type Target struct {
 	Dial func(ctx context.Context, address string) (net.Conn, string, error)
 	// Release, when not nil, is called once the request is over.
 	Release func()
+	// Breaker, when not nil, is the cluster's circuit breaker; requests
+	// over its thresholds are refused with 503 and flag UO.
+	Breaker *Breaker
+	// Observe, when not nil, learns the outcome of each attempt on this
+	// endpoint, for outlier detection: the response status, or 0 for a
+	// local failure (connect failure, reset, per-try timeout).
+	Observe func(status int)
 }
 
 // Clusters picks endpoints.
@@ -126,6 +142,8 @@ type Proxy struct {
 	conns   sync.Map
 
 	upstreams upstreams
+	// h1 tracks the connections of the HTTP/1 loop.
+	h1 http1Conns
 }
 
 // New returns a Proxy. It does no I/O and starts nothing.
@@ -160,7 +178,7 @@ func (p *Proxy) newServer(http1, http2 bool) *server {
 	protocols.SetUnencryptedHTTP2(http2)
 	return &server{
 		srv: &http.Server{
-			Handler:           p,
+			Handler:           http.HandlerFunc(p.serveLogged),
 			Protocols:         protocols,
 			ReadHeaderTimeout: time.Minute,
 			IdleTimeout:       p.cfg.IdleTimeout,
@@ -179,7 +197,7 @@ func (p *Proxy) newServer(http1, http2 bool) *server {
 // get GOAWAY. It returns once they are all closed or ctx ends; ServeConn
 // refuses connections from then on.
 func (p *Proxy) Shutdown(ctx context.Context) error {
-	var errs []error
+	errs := []error{p.h1.shutdown(ctx)}
 	for _, s := range p.servers {
 		errs = append(errs, s.shutdown(ctx))
 	}

@@ -169,7 +169,7 @@ func TestLocalAnswers(t *testing.T) {
 			}
 		})
 	}
-	status, h, _ := do(t, http.MethodConnect, "http://"+addr+"/", nil, nil)
+	status, h, _ := do(t, http.MethodConnect, "http://"+addr, nil, nil) // authority-form target
 	if status != http.StatusNotFound || h.Get("X-Weft-Response-Flags") != "NR" {
 		t.Errorf("CONNECT: %d flags %q, want 404 NR", status, h.Get("X-Weft-Response-Flags"))
 	}

@@ -1,10 +1,13 @@
 package httpproxy
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // connInfo is what a request learns about its connection.
@@ -30,25 +33,86 @@ func infoFrom(ctx context.Context) *connInfo {
 // when the listener has mTLS, until the client closes it, it idles out, ctx
 // ends or the Proxy shuts down, and closes it. peer is the client's
 // verified SPIFFE ID.
+//
+// HTTP/2 (ALPN "h2", the HTTP/2 codec, or the connection preface on a
+// plaintext connection of an auto codec listener) is served by net/http's
+// HTTP/2 server; HTTP/1 by the strict loop of serveHTTP1.
 func (p *Proxy) ServeConn(ctx context.Context, l *Listener, c net.Conn, peer string) {
 	info := &connInfo{listener: l, peer: peer, done: make(chan struct{})}
+	conn, br, h2 := p.chooseProtocol(l, c)
+	if !h2 {
+		p.serveHTTP1(ctx, info, c, br)
+		return
+	}
 	s := p.servers[l.Codec]
 	if s == nil {
 		s = p.servers[CodecAuto]
 	}
-	p.conns.Store(c, info)
-	defer p.conns.Delete(c)
-	if !s.push(c) {
-		_ = c.Close()
+	p.conns.Store(conn, info)
+	defer p.conns.Delete(conn)
+	if !s.push(conn) {
+		_ = conn.Close()
 		return
 	}
 	select {
 	case <-info.done:
 	case <-ctx.Done():
-		_ = c.Close()
+		_ = conn.Close()
 		<-info.done
 	}
 }
+
+// chooseProtocol tells HTTP/2 connections, returned with the conn to serve
+// (replaying peeked bytes), from HTTP/1 ones, returned with a reader over
+// c holding what was peeked.
+func (p *Proxy) chooseProtocol(l *Listener, c net.Conn) (net.Conn, *bufio.Reader, bool) {
+	if l.Codec == CodecHTTP2 {
+		return c, nil, true
+	}
+	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == http2Proto {
+		return c, nil, true
+	}
+	br := bufio.NewReaderSize(c, 4<<10)
+	if l.Codec != CodecAuto {
+		return c, br, false
+	}
+	if _, ok := c.(*tls.Conn); ok {
+		return c, br, false // no h2 in ALPN: HTTP/1 only
+	}
+	_ = c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
+	h2 := hasPreface(br)
+	_ = c.SetReadDeadline(time.Time{})
+	if h2 {
+		return &peekedConn{Conn: c, r: br}, nil, true
+	}
+	return c, br, false
+}
+
+const (
+	http2Proto = "h2"
+	// http2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
+	http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+)
+
+// hasPreface reports whether br starts with the HTTP/2 preface, peeking a
+// byte at a time so that a short HTTP/1 request is not waited on.
+func hasPreface(br *bufio.Reader) bool {
+	for n := 1; n <= len(http2Preface); n++ {
+		b, err := br.Peek(n)
+		if err != nil || b[n-1] != http2Preface[n-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// peekedConn reads through the reader that peeked at it.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // connContext gives the requests of a connection its connInfo.
 func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {

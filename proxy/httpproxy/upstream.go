@@ -14,6 +14,15 @@ import (
 type upstreamConn struct {
 	net.Conn
 	peer string
+	// slot is the connection's share of the cluster's circuit breaker,
+	// released once by Close.
+	slot slot
+	once sync.Once
+}
+
+func (c *upstreamConn) Close() error {
+	c.once.Do(c.slot.release)
+	return c.Conn.Close()
 }
 
 // upstream is the connection pool of one endpoint of one cluster
@@ -107,11 +116,16 @@ func newUpstream(t Target, idle time.Duration) *upstream {
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			s, ok := t.Breaker.connection()
+			if !ok {
+				return nil, errOverflow
+			}
 			c, peer, err := t.Dial(ctx, addr)
 			if err != nil {
-				return nil, err
+				s.release()
+				return nil, &dialError{err}
 			}
-			return &upstreamConn{Conn: c, peer: peer}, nil
+			return &upstreamConn{Conn: c, peer: peer, slot: s}, nil
 		},
 		Protocols:           protocols,
 		DisableCompression:  true,

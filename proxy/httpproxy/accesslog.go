@@ -1,0 +1,195 @@
+package httpproxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FlagDownstreamDisconnect is a request whose client went away before the
+// response began; FlagDownstreamProtocolError one refused by the HTTP/1
+// reader (Envoy's DC and DPE).
+const (
+	FlagDownstreamDisconnect    = "DC"
+	FlagDownstreamProtocolError = "DPE"
+)
+
+// AccessLog writes one JSON object per line for every request of the
+// listeners it is set on. It is safe for concurrent use.
+type AccessLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewAccessLog returns an access log writing to w.
+func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
+
+// NewFileAccessLogWriter returns a writer appending each Write to the
+// file at path, created if missing. The file is opened for each line, so
+// that it may be rotated and nothing needs closing; it does no I/O now.
+func NewFileAccessLogWriter(path string) io.Writer { return appendFile(path) }
+
+// AccessEntry is one line of the access log.
+type AccessEntry struct {
+	StartTime       time.Time `json:"start_time"`
+	Method          string    `json:"method"`
+	Path            string    `json:"path"`
+	Protocol        string    `json:"protocol"`
+	ResponseCode    int       `json:"response_code"`
+	ResponseFlags   string    `json:"response_flags"`
+	BytesReceived   int64     `json:"bytes_received"`
+	BytesSent       int64     `json:"bytes_sent"`
+	DurationMillis  int64     `json:"duration_ms"`
+	UpstreamHost    string    `json:"upstream_host"`
+	UpstreamCluster string    `json:"upstream_cluster"`
+	// PeerID is the verified SPIFFE ID of the downstream mTLS client.
+	PeerID     string `json:"peer_id"`
+	XRequestID string `json:"x_request_id,omitempty"`
+}
+
+// write appends e as one line; a failed write is dropped, as logging must
+// not fail requests.
+func (a *AccessLog) write(e *AccessEntry) {
+	if e.ResponseFlags == "" {
+		e.ResponseFlags = "-"
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, _ = a.w.Write(b)
+}
+
+// appendFile is an io.Writer appending each Write to a file.
+type appendFile string
+
+func (f appendFile) Write(p []byte) (int, error) {
+	file, err := os.OpenFile(string(f), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("open access log: %w", err)
+	}
+	n, err := file.Write(p)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("write access log: %w", err)
+	}
+	return n, nil
+}
+
+// requestRecord collects what the handler learns for the access log.
+type requestRecord struct {
+	cluster, host string
+}
+
+type recordKey struct{}
+
+// noteUpstream records the cluster and endpoint a request is sent to, for
+// the access log; nothing happens when the listener does not log.
+func noteUpstream(ctx context.Context, cluster, host string) {
+	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok {
+		rec.cluster, rec.host = cluster, host
+	}
+}
+
+// serveLogged is ServeHTTP, followed by an access log line when the
+// listener has an access log.
+func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r.Context())
+	if info == nil || info.listener.AccessLog == nil {
+		p.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	rec := &requestRecord{}
+	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+	var body *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body
+	}
+	lw := &loggedWriter{ResponseWriter: w}
+	e := &AccessEntry{
+		StartTime: start.UTC(), Method: r.Method, Protocol: r.Proto,
+		PeerID: info.peer, XRequestID: r.Header.Get("X-Request-Id"),
+	}
+	defer func() { // also when the handler aborts with a panic
+		e.Path = r.URL.RequestURI()
+		e.ResponseCode = lw.status
+		e.ResponseFlags = lw.Header().Get(flagHeader)
+		if lw.status == 0 && r.Context().Err() != nil {
+			e.ResponseFlags = FlagDownstreamDisconnect
+		}
+		if body != nil {
+			e.BytesReceived = body.n.Load()
+		}
+		e.BytesSent = lw.n
+		e.DurationMillis = time.Since(start).Milliseconds()
+		e.UpstreamCluster, e.UpstreamHost = rec.cluster, rec.host
+		info.listener.AccessLog.write(e)
+	}()
+	p.ServeHTTP(lw, r)
+}
+
+// logRefusedHead logs a request head the HTTP/1 reader refused.
+func logRefusedHead(info *connInfo, start time.Time, status int) {
+	if info.listener.AccessLog == nil {
+		return
+	}
+	info.listener.AccessLog.write(&AccessEntry{
+		StartTime: start.UTC(), ResponseCode: status, ResponseFlags: FlagDownstreamProtocolError,
+		PeerID: info.peer, DurationMillis: time.Since(start).Milliseconds(),
+	})
+}
+
+// loggedWriter counts the status and body bytes of a response.
+type loggedWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *loggedWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *loggedWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and EnableFullDuplex.
+func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush keeps http.Flusher for handlers that assert it.
+func (w *loggedWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// countingBody counts the request body bytes read.
+// The transport reads it on its own goroutine.
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
