@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/weftmesh/weft/meshid"
+	"github.com/weftmesh/weft/proxy/dataplane"
 )
 
 // Config configures a proxy. Start from Default.
@@ -43,6 +44,12 @@ type Config struct {
 	// CertTTL is the certificate lifetime asked of the CA; zero lets the CA
 	// choose. Unused with WorkloadAPISocket.
 	CertTTL time.Duration
+	// DrainTimeout is how long Close (SIGTERM) lets established
+	// connections run after the listeners stopped accepting: in-flight
+	// HTTP requests finish, keep-alive HTTP/1 clients get Connection:
+	// close, HTTP/2 clients GOAWAY, and what is left is closed when it
+	// passes. Zero closes them at once.
+	DrainTimeout time.Duration
 }
 
 // workloadAPIAddress is WorkloadAPISocket as a go-spiffe address: a bare
@@ -64,6 +71,7 @@ func Default() Config {
 		ServiceAccount:      "default",
 		TokenFile:           "/var/run/secrets/tokens/weft-ca-token",
 		AdminAddress:        "127.0.0.1:15000",
+		DrainTimeout:        dataplane.DefaultDrainTimeout,
 	}
 }
 
@@ -103,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.CertTTL < 0 {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must not be negative", c.CertTTL))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--drain-timeout %s must not be negative", c.DrainTimeout))
 	}
 	return errors.Join(errs...)
 }

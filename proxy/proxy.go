@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -105,6 +106,8 @@ func (p *Proxy) Start(ctx context.Context) error {
 		TrustDomain: td,
 		Logger:      p.log.With("component", "dataplane"),
 		Registerer:  p.registry,
+		// The data plane's zero means its default; ours closes at once.
+		DrainTimeout: cmp.Or(p.cfg.DrainTimeout, -1),
 	})
 	p.dataplane.Store(dp)
 
@@ -170,8 +173,10 @@ func (p *Proxy) Ready() bool {
 }
 
 // Close stops the proxy: listeners close, established connections are
-// given the data plane's drain time, and every goroutine has ended when it
-// returns.
+// given Config.DrainTimeout (in-flight HTTP requests finish, HTTP/1
+// keep-alive clients get Connection: close, HTTP/2 clients GOAWAY), and
+// every goroutine has ended when it returns. weft-proxy calls it on
+// SIGTERM.
 func (p *Proxy) Close() error {
 	return p.stop()
 }

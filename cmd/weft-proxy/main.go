@@ -48,6 +48,7 @@ func parseFlags(args []string) (proxy.Config, slog.Level, error) {
 	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump, /certs (keep on loopback)")
 	fs.DurationVar(&cfg.CertTTL, "cert-ttl", cfg.CertTTL, "certificate lifetime to ask the CA for (0: the CA's default)")
 	fs.StringVar(&cfg.WorkloadAPISocket, "workload-api-socket", cfg.WorkloadAPISocket, "SPIFFE Workload API address (e.g. unix:///run/spire/agent.sock): take the SVID from there (SPIRE) instead of Weft's CA")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, how long established connections may finish after the listeners stop accepting (0: close them at once)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

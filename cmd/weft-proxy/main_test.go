@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -13,6 +14,13 @@ func TestParseFlags(t *testing.T) {
 	if cfg.Name != "web-1" || cfg.Namespace != "shop" || cfg.ServiceAccount != "web" {
 		t.Errorf("parsed %+v", cfg)
 	}
+	if cfg.DrainTimeout != 5*time.Second {
+		t.Errorf("default drain timeout %v, want 5s", cfg.DrainTimeout)
+	}
+	cfg, _, err = parseFlags([]string{"--name", "w", "--drain-timeout", "30s"})
+	if err != nil || cfg.DrainTimeout != 30*time.Second {
+		t.Errorf("--drain-timeout 30s: %v, %v", cfg.DrainTimeout, err)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -20,6 +28,7 @@ func TestParseFlags(t *testing.T) {
 		{nil, "--name is required"},
 		{[]string{"--name", "w", "--control-plane", "nohost"}, `--control-plane "nohost"`},
 		{[]string{"--name", "w", "stray"}, "unexpected arguments: [stray]"},
+		{[]string{"--name", "w", "--drain-timeout", "-1s"}, "--drain-timeout -1s must not be negative"},
 	} {
 		if _, _, err := parseFlags(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)

@@ -9,9 +9,13 @@ type Protocol int
 // The protocols a port can carry. Their order is the precedence
 // InboundProtocol uses when several service ports target one workload port.
 const (
-	// ProtocolTCP is anything not declared or named as HTTP: bytes are
-	// proxied as they come.
+	// ProtocolTCP is a port declared as TCP (an appProtocol other than an
+	// HTTP one, or a name such as "tcp", "tls" or "https"): bytes are
+	// proxied as they come and the proxy never waits to inspect them.
 	ProtocolTCP Protocol = iota
+	// ProtocolAuto is a port that declares nothing: the proxy sniffs the
+	// first bytes the client sends and routes HTTP as L7, the rest as TCP.
+	ProtocolAuto
 	// ProtocolHTTP is HTTP/1.1 (or HTTP/2 with prior upgrade) to the app.
 	ProtocolHTTP
 	// ProtocolHTTP2 is cleartext HTTP/2 (h2c) to the app.
@@ -29,6 +33,8 @@ func (p Protocol) String() string {
 		return "http2"
 	case ProtocolGRPC:
 		return "grpc"
+	case ProtocolAuto:
+		return "auto"
 	default:
 		return "tcp"
 	}
@@ -36,7 +42,7 @@ func (p Protocol) String() string {
 
 // IsHTTP reports whether the port carries HTTP of any flavour, so that the
 // sidecars route it as L7 traffic.
-func (p Protocol) IsHTTP() bool { return p != ProtocolTCP }
+func (p Protocol) IsHTTP() bool { return p >= ProtocolHTTP }
 
 // IsHTTP2 reports whether the app speaks HTTP/2 on the port (http2, grpc).
 func (p Protocol) IsHTTP2() bool { return p == ProtocolHTTP2 || p == ProtocolGRPC }
@@ -45,8 +51,10 @@ func (p Protocol) IsHTTP2() bool { return p == ProtocolHTTP2 || p == ProtocolGRP
 // specifies. A non-empty appProtocol decides alone: "http", "http2", "grpc"
 // and "kubernetes.io/h2c" are HTTP, anything else is TCP. Without it the
 // port's name decides: "http", "http2", "grpc", or a name starting with
-// "http-", "http2-" or "grpc-". Matching is exact and case-sensitive, as
-// Kubernetes port names are lowercase.
+// "http-", "http2-" or "grpc-" is HTTP; "tcp", "tls", "https" or a name
+// starting with "tcp-", "tls-" or "https-" is TCP; any other name, or none,
+// is ProtocolAuto. Matching is exact and case-sensitive, as Kubernetes port
+// names are lowercase.
 func PortProtocol(sp ServicePort) Protocol {
 	if sp.AppProtocol != "" {
 		switch sp.AppProtocol {
@@ -65,7 +73,12 @@ func PortProtocol(sp ServicePort) Protocol {
 			return p
 		}
 	}
-	return ProtocolTCP
+	for _, name := range []string{"tcp", "tls", "https"} {
+		if sp.Name == name || strings.HasPrefix(sp.Name, name+"-") {
+			return ProtocolTCP
+		}
+	}
+	return ProtocolAuto
 }
 
 // InboundProtocol returns the protocol of one port of workload w, from the

@@ -26,12 +26,19 @@ func TestPortProtocol(t *testing.T) {
 		{name: "grpc-greeter", want: ProtocolGRPC},
 		{name: "https", want: ProtocolTCP},
 		{name: "http-", want: ProtocolHTTP},
-		{name: "httpx", want: ProtocolTCP},
-		{name: "grpcweb", want: ProtocolTCP},
-		{name: "web-http", want: ProtocolTCP},
-		{name: "h2c", want: ProtocolTCP},
+		{name: "httpx", want: ProtocolAuto},
+		{name: "grpcweb", want: ProtocolAuto},
+		{name: "web-http", want: ProtocolAuto},
+		{name: "h2c", want: ProtocolAuto},
+		{name: "web", want: ProtocolAuto},
+		{name: "", want: ProtocolAuto},
+		// Names that declare TCP.
 		{name: "tcp", want: ProtocolTCP},
-		{name: "", want: ProtocolTCP},
+		{name: "tcp-db", want: ProtocolTCP},
+		{name: "tls", want: ProtocolTCP},
+		{name: "https-admin", want: ProtocolTCP},
+		{name: "tcpx", want: ProtocolAuto},
+		{appProtocol: "mysql", name: "web", want: ProtocolTCP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/"+tt.appProtocol, func(t *testing.T) {
@@ -49,6 +56,7 @@ func TestProtocolPredicates(t *testing.T) {
 		isHTTP, isHTTP2 bool
 	}{
 		{ProtocolTCP, "tcp", false, false},
+		{ProtocolAuto, "auto", false, false},
 		{ProtocolHTTP, "http", true, false},
 		{ProtocolHTTP2, "http2", true, true},
 		{ProtocolGRPC, "grpc", true, true},
@@ -91,7 +99,20 @@ func TestInboundProtocol(t *testing.T) {
 		},
 		{
 			"http and tcp ports of one service",
+			[]Service{svc("a", ServicePort{Port: 80, TargetPort: 8080, Name: "http"}, ServicePort{Port: 81, TargetPortName: "web", Name: "tcp-web"})},
+			8080, ProtocolTCP,
+		},
+		{
+			"http and undeclared ports of one service",
 			[]Service{svc("a", ServicePort{Port: 80, TargetPort: 8080, Name: "http"}, ServicePort{Port: 81, TargetPortName: "web"})},
+			8080, ProtocolAuto,
+		},
+		{
+			"undeclared and tcp services",
+			[]Service{
+				svc("a", ServicePort{Port: 80, TargetPort: 8080, Name: "web"}),
+				svc("b", ServicePort{Port: 8080, TargetPort: 8080, AppProtocol: "tcp"}),
+			},
 			8080, ProtocolTCP,
 		},
 		{

@@ -11,6 +11,13 @@
 // (model.Mesh.InboundProtocol); its listener then carries the route inline
 // and its cluster speaks h2c to apps that speak HTTP/2.
 //
+// A port that declares no protocol (model.ProtocolAuto: no appProtocol and
+// a name that matches no rule) gets a listener with the HTTP inspector and
+// two filter chains, the HTTP one matching application_protocols
+// http/1.0, http/1.1 and h2c and a default tcp_proxy one; its outbound
+// cluster is that of an HTTP port. Declared TCP ports keep one tcp_proxy
+// chain and are never inspected.
+//
 // Translation is a pure function of a model.Mesh and one of its Workloads:
 // no I/O, no clock, no randomness. Equal inputs give equal resources, each
 // type sorted by name, so the xDS server can compare snapshots and a golden

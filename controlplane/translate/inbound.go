@@ -15,7 +15,8 @@ import (
 // plaintext cluster to the app on LocalAddress:TargetPort for one port. The
 // listener proxies TCP, or routes HTTP when every service port targeting the
 // port is HTTP (model.Mesh.InboundProtocol); the cluster then speaks h2c to
-// an app that speaks HTTP/2.
+// an app that speaks HTTP/2. A port that declares no protocol sniffs the
+// decrypted stream (autoListener) and speaks HTTP/1.1 to the app.
 func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.Listener, *cluster.Cluster, error) {
 	target := orDefault(p.TargetPort, p.Port)
 	if !validPort(p.Port) {
@@ -27,8 +28,9 @@ func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.
 	name := InboundName(p.Port)
 	protocol := m.InboundProtocol(w, p)
 
+	sniffed := protocol == model.ProtocolAuto
 	var alpn []string
-	if protocol.IsHTTP() {
+	if protocol.IsHTTP() || sniffed {
 		alpn = []string{alpnH2, alpnHTTP11}
 	}
 	ts, err := downstreamTLS(m.TrustDomain, alpn)
@@ -37,7 +39,7 @@ func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.
 	}
 
 	var f *listener.Filter
-	if protocol.IsHTTP() {
+	if protocol.IsHTTP() || sniffed {
 		f, err = httpFilter(name, routeConfig(name, name, name))
 	} else {
 		f, err = tcpProxyFilter(name)
@@ -46,6 +48,15 @@ func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.
 		return nil, nil, err
 	}
 	l := oneFilterListener(name, w.Address, p.Port, f, ts)
+	if sniffed {
+		tcp, err := tcpProxyFilter(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if l, err = autoListener(l, f, tcp, ts); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	c := baseCluster(name, cluster.Cluster_STATIC)
 	c.LoadAssignment = loadAssignment(name, []*endpoint.LbEndpoint{lbEndpoint(w.LocalAddress, target)})

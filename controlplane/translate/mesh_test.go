@@ -29,13 +29,13 @@ func shopMesh() *model.Mesh {
 				Selector: map[string]string{"app": "backend"},
 				Ports: []model.ServicePort{
 					{Name: "http", Port: 80, TargetPortName: "http", AppProtocol: "tcp"},
-					{Name: "admin", Port: 9090, TargetPort: 9090},
+					{Name: "tcp-admin", Port: 9090, TargetPort: 9090},
 				},
 			},
 			{
 				Name: "frontend", Namespace: "shop",
 				Selector: map[string]string{"app": "frontend"},
-				Ports:    []model.ServicePort{{Port: 80, TargetPort: 8080}},
+				Ports:    []model.ServicePort{{Name: "tcp", Port: 80, TargetPort: 8080}},
 			},
 			{
 				Name: "payments", Namespace: "shop",
@@ -137,4 +137,6 @@ var goldenCases = []goldenCase{
 	{"http/mixed-port-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "api-1"}},
 	{"http/name-detection-outbound", webMesh, model.NamespacedName{Namespace: "web", Name: "browser"}},
 	{"http/name-detection-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "site-1"}},
+	{"auto/auto-inbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "db-1"}},
+	{"auto/auto-outbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "app"}},
 }

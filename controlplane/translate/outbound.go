@@ -26,7 +26,8 @@ type outboundResources struct {
 // LocalAddress:LocalPort, the EDS cluster with upstream mTLS, and the
 // cluster's load assignment. For an HTTP service port the listener routes
 // through the RouteConfiguration it returns too, and the cluster speaks
-// HTTP/2 over its mTLS connections.
+// HTTP/2 over its mTLS connections. A port that declares no protocol gets
+// both: the HTTP inspector picks the chain (autoListener).
 func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundResources, error) {
 	if o.Service.Name == "" || o.Service.Namespace == "" {
 		return nil, errors.New("service needs a name and a namespace")
@@ -50,9 +51,12 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	}
 	out := &outboundResources{}
 
+	// An auto port routes what it sniffs as HTTP like an HTTP port, and
+	// its cluster speaks HTTP/2 between sidecars; the rest is TCP.
+	l7 := protocol.IsHTTP() || protocol == model.ProtocolAuto
 	var f *listener.Filter
 	var err error
-	if protocol.IsHTTP() {
+	if l7 {
 		f, err = httpFilter(listenerName, nil)
 		out.routes = routeConfig(listenerName, outboundVirtualHost(o.Service, o.Port), clusterName)
 	} else {
@@ -62,6 +66,15 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 		return nil, err
 	}
 	out.listener = oneFilterListener(listenerName, w.LocalAddress, local, f, nil)
+	if protocol == model.ProtocolAuto {
+		tcp, err := tcpProxyFilter(clusterName)
+		if err != nil {
+			return nil, err
+		}
+		if out.listener, err = autoListener(out.listener, f, tcp, nil); err != nil {
+			return nil, err
+		}
+	}
 
 	ids := make([]spiffeid.ID, 0, len(backends))
 	lbs := make([]*endpoint.LbEndpoint, 0, len(backends))
@@ -71,7 +84,7 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	}
 
 	var alpn []string
-	if protocol.IsHTTP() {
+	if l7 {
 		alpn = []string{alpnH2}
 	}
 	ts, err := upstreamTLS(upstreamSNI(o.Service, o.Port), ids, alpn)
@@ -81,7 +94,7 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	c := baseCluster(clusterName, cluster.Cluster_EDS)
 	c.EdsClusterConfig = &cluster.Cluster_EdsClusterConfig{EdsConfig: adsSource()}
 	c.TransportSocket = ts
-	if protocol.IsHTTP() {
+	if l7 {
 		if c.TypedExtensionProtocolOptions, err = http2Options(); err != nil {
 			return nil, err
 		}

@@ -35,33 +35,52 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 		defer tc.Close()
 	}
 
-	if cfg.http != nil {
-		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()
-		d.http.ServeConn(ctx, cfg.http, down, peer)
+	protocol := ""
+	if cfg.inspect {
+		var result string
+		protocol, result, down = sniff(down)
+		m.detections.WithLabelValues(cfg.name, result).Inc()
+		log.Debug("protocol detected", "result", result)
+	}
+	chain := cfg.chain(protocol)
+	if chain == nil {
+		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultNoFilterChain).Inc()
+		log.Info("connection refused", "reason", resultNoFilterChain, "peer_id", peer)
 		return
 	}
+	if chain.http != nil {
+		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()
+		d.http.ServeConn(ctx, chain.http, down, peer)
+		return
+	}
+	d.proxyTCP(ctx, cfg, chain, down, peer)
+}
 
-	cluster, set, refused := d.route(cfg.cluster)
+// proxyTCP joins down to an endpoint of chain's cluster.
+func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string) {
+	m := d.metrics
+	log := d.log.With("listener", cfg.name, "remote", down.RemoteAddr().String())
+	cluster, set, refused := d.route(chain.cluster)
 	if refused != "" {
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, refused).Inc()
-		log.Info("connection refused", "reason", refused, "cluster", cfg.cluster, "peer_id", peer)
+		log.Info("connection refused", "reason", refused, "cluster", chain.cluster, "peer_id", peer)
 		return
 	}
-	up, ep, upstreamPeer, err := d.connectUpstream(ctx, cfg.name, cluster, set)
+	up, ep, upstreamPeer, err := d.connectUpstream(ctx, cfg.name, cluster, set, connPickContext(chain.hashSourceIP, down.RemoteAddr()))
 	if err != nil {
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultUpstreamConnectFailed).Inc()
-		log.Info("connection refused", "reason", resultUpstreamConnectFailed, "cluster", cfg.cluster, "peer_id", peer, "error", err)
+		log.Info("connection refused", "reason", resultUpstreamConnectFailed, "cluster", chain.cluster, "peer_id", peer, "error", err)
 		return
 	}
-	defer ep.active.Add(-1)
+	defer ep.done()
 	if cfg.tls == nil {
 		peer = upstreamPeer
 	}
 	m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()
-	log.Debug("connection proxied", "cluster", cfg.cluster, "endpoint", ep.address, "peer_id", peer)
+	log.Debug("connection proxied", "cluster", chain.cluster, "endpoint", ep.address, "peer_id", peer)
 
 	res, err := tcpproxy.Join(ctx, down, up, tcpproxy.Options{
-		IdleTimeout:  cfg.idleTimeout,
+		IdleTimeout:  chain.idleTimeout,
 		ToUpstream:   m.bytes.WithLabelValues(cfg.name, "to_upstream"),
 		ToDownstream: m.bytes.WithLabelValues(cfg.name, "to_downstream"),
 	})

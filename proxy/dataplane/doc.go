@@ -35,6 +35,17 @@
 // "h2" and "http/1.1". On Close, HTTP connections are asked to end at once
 // (GOAWAY, no more keep-alive) and closed when the drain timeout passes.
 //
+// A listener may carry listener_filters with only the HTTP inspector
+// (envoy.filters.listener.http_inspector, an empty HttpInspector); its
+// filter chains may then carry filter_chain_match.application_protocols
+// from "http/1.0", "http/1.1" and "h2c", with at most one chain without a
+// match (the default) and the same transport socket on every chain. The
+// inspector reads the client's first bytes (after TLS on mTLS listeners)
+// for at most 100ms: an HTTP/1.x request line or the HTTP/2 preface picks
+// the chain listing that protocol, anything else, or nothing within the
+// budget, the default chain, so server-first protocols are not stalled.
+// The bytes read are replayed to the chosen chain.
+//
 // For HTTP requests, clusters may also carry circuit_breakers (thresholds
 // of priority DEFAULT: max_connections, max_pending_requests, max_requests,
 // max_retries, retry_budget) and outlier_detection (consecutive_5xx,
@@ -58,6 +69,7 @@
 //	weft_proxy_active_connections{listener}
 //	weft_proxy_bytes_total{listener,direction}
 //	weft_proxy_tls_handshake_errors_total{listener,reason}
+//	weft_proxy_protocol_detection_total{listener,result}
 //
 // direction on connections is "inbound" for listeners with a
 // DownstreamTlsContext and "outbound" otherwise; peer_id is the verified
@@ -67,7 +79,9 @@
 // weft_proxy_http_requests_total). A connection is
 // counted once, when it is proxied (result "ok") or refused (the other
 // results: tls_handshake_failed, no_cluster, no_endpoints,
-// upstream_connect_failed). direction on bytes is "to_upstream" or
+// upstream_connect_failed, no_filter_chain). Detection results are http1,
+// h2c, tcp (decided: not HTTP) and timeout (no decision within the
+// budget; served by the default chain). direction on bytes is "to_upstream" or
 // "to_downstream". Handshake error reasons are plaintext, timeout,
 // bad_certificate (chain, trust domain, validity period, not exactly one
 // URI SAN, or an extended key usage that excludes the peer's role),

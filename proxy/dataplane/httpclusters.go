@@ -21,9 +21,14 @@ type upstreamKey struct {
 	address  string
 }
 
-// Pick chooses the endpoint of one request with the cluster's load
-// balancing policy, by package lb.
+// Pick chooses the endpoint of one request without a hash.
 func (h httpClusters) Pick(listener, cluster string) (httpproxy.Target, string) {
+	return h.PickHashed(listener, cluster, lb.PickContext{})
+}
+
+// PickHashed chooses the endpoint of one request with the cluster's load
+// balancing policy, by package lb, given the request's hash and attempt.
+func (h httpClusters) PickHashed(listener, cluster string, pc lb.PickContext) (httpproxy.Target, string) {
 	d := h.d
 	c, set, refused := d.route(cluster)
 	switch refused {
@@ -32,12 +37,12 @@ func (h httpClusters) Pick(listener, cluster string) (httpproxy.Target, string) 
 	case resultNoEndpoints:
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
-	picker, err := set.requestPicker(c.lbPolicy)
+	picker, err := set.picker(c.lb)
 	if err != nil {
 		d.log.Warn("load balancer unavailable", "cluster", cluster, "error", err)
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
-	picked, done, ok := pickHealthy(picker, set, c.outlier)
+	picked, done, ok := pickHealthy(picker, set, c.outlier, pc)
 	if !ok {
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
@@ -47,6 +52,9 @@ func (h httpClusters) Pick(listener, cluster string) (httpproxy.Target, string) 
 		HTTP2:   c.http2,
 		Dial: func(ctx context.Context, address string) (net.Conn, string, error) {
 			return d.dialEndpoint(ctx, listener, c, address)
+		},
+		DialHTTP1: func(ctx context.Context, address string) (net.Conn, string, error) {
+			return d.dialEndpointHTTP1(ctx, listener, c, address)
 		},
 		Release: done,
 		Breaker: c.breaker,
@@ -60,10 +68,10 @@ func (h httpClusters) Pick(listener, cluster string) (httpproxy.Target, string) 
 
 // pickHealthy picks an endpoint that outlier detection has not ejected;
 // false when every endpoint is ejected.
-func pickHealthy(picker lb.Picker, set *endpointSet, o *httpproxy.Outlier) (string, lb.Done, bool) {
+func pickHealthy(picker lb.Picker, set *endpointSet, o *httpproxy.Outlier, pc lb.PickContext) (string, lb.Done, bool) {
 	n := len(set.endpoints)
 	for range 2 * n {
-		picked, done, ok := picker.Pick(lb.PickContext{})
+		picked, done, ok := picker.Pick(pc)
 		if !ok {
 			return "", nil, false
 		}

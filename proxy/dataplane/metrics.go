@@ -13,6 +13,7 @@ const (
 	resultNoCluster             = "no_cluster"
 	resultNoEndpoints           = "no_endpoints"
 	resultUpstreamConnectFailed = "upstream_connect_failed"
+	resultNoFilterChain         = "no_filter_chain"
 )
 
 type metrics struct {
@@ -20,6 +21,7 @@ type metrics struct {
 	active          *prometheus.GaugeVec
 	bytes           *prometheus.CounterVec
 	handshakeErrors *prometheus.CounterVec
+	detections      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,6 +42,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weft_proxy_tls_handshake_errors_total",
 			Help: "Failed TLS handshakes of a listener's connections by reason; reasons of upstream handshakes start with upstream_.",
 		}, []string{"listener", "reason"}),
+		detections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_proxy_protocol_detection_total",
+			Help: "Protocols the HTTP inspector of a listener detected: http1, h2c, tcp, or timeout (no decision within the budget, served as TCP).",
+		}, []string{"listener", "result"}),
 	}
 	if reg == nil {
 		return m
@@ -48,6 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.active = register(reg, m.active)
 	m.bytes = register(reg, m.bytes)
 	m.handshakeErrors = register(reg, m.handshakeErrors)
+	m.detections = register(reg, m.detections)
 	return m
 }
 

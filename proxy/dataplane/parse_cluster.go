@@ -20,9 +20,10 @@ type clusterConfig struct {
 	name string
 	// edsName names the ClusterLoadAssignment of an EDS cluster; empty for
 	// STATIC clusters, whose endpoints are in static.
-	edsName        string
-	static         *endpointSet
-	lbPolicy       clusterv3.Cluster_LbPolicy
+	edsName string
+	static  *endpointSet
+	// lb is the load balancing policy and its settings.
+	lb             lbSettings
 	connectTimeout time.Duration
 	// tls is nil for plaintext clusters; its ServerName is the SNI.
 	tls *tls.Config
@@ -61,10 +62,11 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
 	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
-		"circuit_breakers", "outlier_detection")
+		"circuit_breakers", "outlier_detection",
+		"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config")
 	cc := &clusterConfig{
 		name:           c.GetName(),
-		lbPolicy:       c.GetLbPolicy(),
+		lb:             parseLB(p, c),
 		connectTimeout: parseDuration(p, "connect_timeout", c.GetConnectTimeout(), defaultConnectTimeout),
 	}
 	cc.http2 = parseProtocolOptions(p, c)
@@ -74,11 +76,6 @@ func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConf
 	}
 	if cc.connectTimeout == 0 {
 		cc.connectTimeout = defaultConnectTimeout
-	}
-	switch cc.lbPolicy {
-	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_RANDOM, clusterv3.Cluster_LEAST_REQUEST:
-	default:
-		p.addf("lb_policy", "unsupported policy %s", cc.lbPolicy)
 	}
 
 	switch c.GetType() {

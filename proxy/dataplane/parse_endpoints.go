@@ -1,8 +1,6 @@
 package dataplane
 
 import (
-	"sync/atomic"
-
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
@@ -11,17 +9,15 @@ import (
 // endpoint is one upstream address.
 type endpoint struct {
 	address string // ip:port
-	// active counts the proxied connections to this endpoint, for
-	// LEAST_REQUEST.
-	active atomic.Int64
+	// weight is the endpoint's load_balancing_weight, at least 1.
+	weight uint32
 }
 
 // endpointSet is the healthy endpoints of one cluster. It is replaced
 // whole when the cluster's assignment changes.
 type endpointSet struct {
 	endpoints []*endpoint
-	next      atomic.Uint64 // round-robin position of connections
-	pickers   requestPickers
+	pickers   pickers
 }
 
 // parseAssignments validates a complete set of ClusterLoadAssignments.
@@ -59,7 +55,14 @@ func parseAssignment(p *problems, path string, c *endpointv3.ClusterLoadAssignme
 		p.onlyFields(lpath, loc, "locality", "lb_endpoints", "metadata")
 		for j, lbe := range loc.GetLbEndpoints() {
 			epath := index(field(lpath, "lb_endpoints"), j)
-			p.onlyFields(epath, lbe, "endpoint", "health_status", "metadata")
+			p.onlyFields(epath, lbe, "endpoint", "health_status", "metadata", "load_balancing_weight")
+			weight := uint32(1)
+			if w := lbe.GetLoadBalancingWeight(); w != nil {
+				if w.GetValue() == 0 {
+					p.addf(field(epath, "load_balancing_weight"), "must be at least 1")
+				}
+				weight = max(w.GetValue(), 1)
+			}
 			ep := lbe.GetEndpoint()
 			if ep == nil {
 				if lbe.GetEndpointName() == "" {
@@ -70,7 +73,7 @@ func parseAssignment(p *problems, path string, c *endpointv3.ClusterLoadAssignme
 			p.onlyFields(field(epath, "endpoint"), ep, "address", "hostname")
 			addr, ok := parseSocketAddress(p, field(epath, "endpoint.address"), ep.GetAddress(), false)
 			if ok && takesTraffic(lbe.GetHealthStatus()) {
-				set.endpoints = append(set.endpoints, &endpoint{address: addr})
+				set.endpoints = append(set.endpoints, &endpoint{address: addr, weight: weight})
 			}
 		}
 	}

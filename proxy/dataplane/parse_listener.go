@@ -2,7 +2,9 @@ package dataplane
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -19,16 +21,49 @@ const defaultIdleTimeout = time.Hour
 type listenerConfig struct {
 	name    string
 	address string // ip:port
-	cluster string
-	// idleTimeout ends connections idle that long; zero never does.
-	idleTimeout time.Duration
-	// tls is nil for plaintext listeners.
+	// tls is nil for plaintext listeners. Every filter chain of a
+	// listener has the same transport socket: TLS ends before inspection.
 	tls *tls.Config
 	// direction is "inbound" for mTLS listeners, "outbound" otherwise.
 	direction string
-	// http is set for listeners whose filter is an HTTP connection
-	// manager; cluster and idleTimeout are then unused.
-	http *httpproxy.Listener
+	// inspect is set when the listener runs the HTTP inspector: chains
+	// are then chosen by the protocol sniffed from the first bytes.
+	inspect bool
+	// chains are the filter chains, in the order received.
+	chains []*chainConfig
+}
+
+// chainConfig is one filter chain: an HTTP connection manager (http) or
+// a TCP proxy (cluster, idleTimeout).
+type chainConfig struct {
+	// protocols is filter_chain_match.application_protocols; empty for
+	// the default chain.
+	protocols []string
+	// http is set for chains whose filter is an HTTP connection manager;
+	// cluster and idleTimeout are then unused.
+	http    *httpproxy.Listener
+	cluster string
+	// idleTimeout ends connections idle that long; zero never does.
+	idleTimeout time.Duration
+	// hashSourceIP hashes connections on their source IP (tcp_proxy's
+	// source_ip hash_policy), for RING_HASH and MAGLEV clusters.
+	hashSourceIP bool
+}
+
+// chain returns the filter chain for a sniffed application protocol
+// ("http/1.0", "http/1.1", "h2c", or "" for anything else): the first
+// chain that lists it, else the default chain; nil when none fits, as
+// Envoy closes such connections.
+func (lc *listenerConfig) chain(protocol string) *chainConfig {
+	var def *chainConfig
+	for _, c := range lc.chains {
+		if len(c.protocols) == 0 {
+			def = c
+		} else if protocol != "" && slices.Contains(c.protocols, protocol) {
+			return c
+		}
+	}
+	return def
 }
 
 // parseListeners validates a complete set of listeners.
@@ -64,52 +99,91 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 }
 
 func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listenerConfig {
-	p.onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction")
+	p.onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters")
 	lc := &listenerConfig{name: l.GetName(), direction: "outbound"}
 	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), true)
+	lc.inspect = parseListenerFilters(p, l.GetListenerFilters())
 
 	chains := l.GetFilterChains()
-	if len(chains) != 1 {
-		p.addf("filter_chains", "want exactly one filter chain, got %d", len(chains))
+	switch {
+	case len(chains) == 0:
+		p.addf("filter_chains", "want at least one filter chain")
+		return lc
+	case !lc.inspect && len(chains) != 1:
+		p.addf("filter_chains", "want exactly one filter chain without the HTTP inspector, got %d", len(chains))
 		return lc
 	}
-	path := "filter_chains[0]"
-	fc := chains[0]
-	p.onlyFields(path, fc, "filters", "transport_socket", "name")
-	if ts := fc.GetTransportSocket(); ts != nil {
-		if dt, ok := parseDownstreamTLS(p, field(path, "transport_socket"), ts); ok {
+	if ts := chains[0].GetTransportSocket(); ts != nil {
+		path := "filter_chains[0].transport_socket"
+		if dt, ok := parseDownstreamTLS(p, path, ts); ok {
 			if tc, err := d.serverTLS(dt.matchers); err != nil {
-				p.addf(field(path, "transport_socket"), "%v", err)
+				p.addf(path, "%v", err)
 			} else {
 				tc.NextProtos = dt.alpn
 				lc.tls, lc.direction = tc, "inbound"
 			}
 		}
 	}
+	defaults := 0
+	for i, fc := range chains {
+		path := fmt.Sprintf("filter_chains[%d]", i)
+		if i > 0 && !proto.Equal(fc.GetTransportSocket(), chains[0].GetTransportSocket()) {
+			p.addf(field(path, "transport_socket"), "must equal filter_chains[0].transport_socket")
+		}
+		c := d.parseChain(p, path, fc, lc)
+		if len(c.protocols) == 0 {
+			defaults++
+		}
+		lc.chains = append(lc.chains, c)
+	}
+	if defaults > 1 {
+		p.addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", defaults)
+	}
+	return lc
+}
+
+// parseChain validates one filter chain of lc.
+func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterChain, lc *listenerConfig) *chainConfig {
+	c := &chainConfig{}
+	p.onlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
+	if m := fc.GetFilterChainMatch(); m != nil {
+		mpath := field(path, "filter_chain_match")
+		p.onlyFields(mpath, m, "application_protocols")
+		if !lc.inspect {
+			p.addf(mpath, "needs the HTTP inspector listener filter")
+		}
+		for j, ap := range m.GetApplicationProtocols() {
+			if !slices.Contains(sniffedProtocols, ap) {
+				p.addf(fmt.Sprintf("%s.application_protocols[%d]", mpath, j), "unsupported protocol %q, want one of %q", ap, sniffedProtocols)
+			}
+		}
+		c.protocols = m.GetApplicationProtocols()
+	}
 
 	filters := fc.GetFilters()
 	if len(filters) != 1 {
 		p.addf(field(path, "filters"), "want exactly one network filter, got %d", len(filters))
-		return lc
+		return c
 	}
 	path = field(path, "filters[0]")
 	p.onlyFields(path, filters[0], "name", "typed_config")
 	if filters[0].GetTypedConfig().GetTypeUrl() == hcmTypeURL {
-		lc.http = d.parseHCM(p, field(path, "typed_config"), filters[0].GetTypedConfig(), lc)
-		return lc
+		c.http = d.parseHCM(p, field(path, "typed_config"), filters[0].GetTypedConfig(), lc)
+		return c
 	}
 	var tp tcpproxyv3.TcpProxy
 	if !unpackTyped(p, field(path, "typed_config"), filters[0].GetTypedConfig(), &tp) {
-		return lc
+		return c
 	}
 	path = field(path, "typed_config")
-	p.onlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout")
-	lc.cluster = tp.GetCluster()
-	if lc.cluster == "" && tp.GetWeightedClusters() == nil {
+	p.onlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy")
+	c.hashSourceIP = parseTCPHashPolicy(p, field(path, "hash_policy"), tp.GetHashPolicy())
+	c.cluster = tp.GetCluster()
+	if c.cluster == "" && tp.GetWeightedClusters() == nil {
 		p.addf(field(path, "cluster"), "missing")
 	}
-	lc.idleTimeout = parseDuration(p, field(path, "idle_timeout"), tp.GetIdleTimeout(), defaultIdleTimeout)
-	return lc
+	c.idleTimeout = parseDuration(p, field(path, "idle_timeout"), tp.GetIdleTimeout(), defaultIdleTimeout)
+	return c
 }
 
 func cloneListeners(ls []*listenerv3.Listener) []*listenerv3.Listener {

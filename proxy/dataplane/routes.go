@@ -98,6 +98,7 @@ func (rt routeTable) Route(r *http.Request) (httpproxy.Action, bool) {
 	if dec.Route != nil {
 		a.Timeout = dec.Route.Timeout
 		a.Retry = retryPolicy(dec.Route.Retry)
+		a.HashPolicy = dec.Route.HashPolicy
 	}
 	a.Rewrite = func(out *http.Request) {
 		dec.RequestHeaders.Apply(out.Header)

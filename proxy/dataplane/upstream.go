@@ -5,33 +5,73 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	"github.com/weftmesh/weft/proxy/lb"
 )
 
+// upstreamPick is the endpoint a connection went to.
+type upstreamPick struct {
+	address string
+	// done ends the connection for the load balancer; call it once.
+	done lb.Done
+}
+
 // connectUpstream connects to an endpoint of the cluster chosen by its load
-// balancing policy, moving on to the next endpoint when one fails, at most
-// MaxConnectAttempts times. The returned endpoint's active count includes
-// the new connection; the caller decrements it when done.
-func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clusterConfig, set *endpointSet) (net.Conn, *endpoint, string, error) {
-	n := len(set.endpoints)
-	first := set.pick(c.lbPolicy)
+// balancing policy with pc (the connection's hash, if any), moving on to
+// an endpoint not yet tried when one fails, at most MaxConnectAttempts
+// times. The caller calls the returned pick's done when the connection
+// ends.
+func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clusterConfig, set *endpointSet, pc lb.PickContext) (net.Conn, upstreamPick, string, error) {
+	picker, err := set.picker(c.lb)
+	if err != nil {
+		return nil, upstreamPick{}, "", fmt.Errorf("load balancer: %w", err)
+	}
+	tried := make(map[string]bool, d.cfg.MaxConnectAttempts)
 	var errs []error
-	for i := range min(n, d.cfg.MaxConnectAttempts) {
-		ep := set.endpoints[(first+i)%n]
-		conn, peer, err := d.dialEndpoint(ctx, listener, c, ep.address)
-		if err == nil {
-			ep.active.Add(1)
-			return conn, ep, peer, nil
+	for attempt := range min(len(set.endpoints), d.cfg.MaxConnectAttempts) {
+		pc.Attempt = uint32(attempt)
+		address, done, ok := pickUntried(picker, set, pc, tried)
+		if !ok {
+			break
 		}
-		errs = append(errs, fmt.Errorf("endpoint %s: %w", ep.address, err))
+		tried[address] = true
+		conn, peer, err := d.dialEndpoint(ctx, listener, c, address)
+		if err == nil {
+			return conn, upstreamPick{address: address, done: done}, peer, nil
+		}
+		done()
+		errs = append(errs, fmt.Errorf("endpoint %s: %w", address, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, nil, "", errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil, upstreamPick{}, "", errors.New("no endpoint to try")
+	}
+	return nil, upstreamPick{}, "", errors.Join(errs...)
+}
+
+// pickUntried picks an endpoint not in tried, asking the balancer a few
+// times and then taking the first untried endpoint in order, as a retry
+// host predicate does in Envoy; false when every endpoint was tried.
+func pickUntried(picker lb.Picker, set *endpointSet, pc lb.PickContext, tried map[string]bool) (string, lb.Done, bool) {
+	for range 2 * len(set.endpoints) {
+		ep, done, ok := picker.Pick(pc)
+		if !ok {
+			return "", nil, false
+		}
+		if !tried[ep.Address] {
+			return ep.Address, done, true
+		}
+		done()
+	}
+	for _, ep := range set.endpoints {
+		if !tried[ep.address] {
+			return ep.address, func() {}, true
+		}
+	}
+	return "", nil, false
 }
 
 // dialEndpoint connects to one endpoint within the cluster's connect
@@ -55,22 +95,4 @@ func (d *Dataplane) dialEndpoint(ctx context.Context, listener string, c *cluste
 		return nil, "", fmt.Errorf("TLS handshake: %w", err)
 	}
 	return tc, peer, nil
-}
-
-// pick returns the index of the first endpoint to try.
-func (s *endpointSet) pick(policy clusterv3.Cluster_LbPolicy) int {
-	n := len(s.endpoints)
-	switch policy {
-	case clusterv3.Cluster_RANDOM:
-		return rand.IntN(n) //nolint:gosec // load balancing needs no secrecy
-	case clusterv3.Cluster_LEAST_REQUEST:
-		// Power of two choices, as Envoy's default.
-		a, b := rand.IntN(n), rand.IntN(n) //nolint:gosec // load balancing needs no secrecy
-		if s.endpoints[b].active.Load() < s.endpoints[a].active.Load() {
-			return b
-		}
-		return a
-	default:
-		return int((s.next.Add(1) - 1) % uint64(n)) //nolint:gosec // less than n
-	}
 }

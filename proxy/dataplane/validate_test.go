@@ -8,10 +8,12 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -52,16 +54,37 @@ func TestListenerValidation(t *testing.T) {
 			return nil
 		}, []string{
 			`listener "inbound|9000": use_original_dst: unsupported field`,
-			`listener "inbound|9000": listener_filters: unsupported field`,
+			`listener "inbound|9000": listener_filters[0].typed_config: missing`,
+		}},
+		{"two listener filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			f := &listenerv3.ListenerFilter{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}
+			l.ListenerFilters = []*listenerv3.ListenerFilter{f, f}
+			return nil
+		}, []string{`listener "inbound|9000": listener_filters: want at most one listener filter, got 2`}},
+		{"inspected chains", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}}
+			second := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			second.TransportSocket = nil
+			second.FilterChainMatch = &listenerv3.FilterChainMatch{ApplicationProtocols: []string{"h2c", "h2"}, ServerNames: []string{"x"}}
+			l.FilterChains = append(l.FilterChains, second, l.FilterChains[0])
+			return nil
+		}, []string{
+			`listener "inbound|9000": filter_chains[1].transport_socket: must equal filter_chains[0].transport_socket`,
+			`listener "inbound|9000": filter_chains[1].filter_chain_match.server_names: unsupported field`,
+			`listener "inbound|9000": filter_chains[1].filter_chain_match.application_protocols[1]: unsupported protocol "h2", want one of ["http/1.0" "http/1.1" "h2c"]`,
+			`listener "inbound|9000": filter_chains: at most one chain may have no filter_chain_match, got 2`,
 		}},
 		{"two filter chains", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
 			return nil
-		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain, got 2`}},
+		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain without the HTTP inspector, got 2`}},
 		{"filter_chain_match", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{DestinationPort: wrapperspb.UInt32(80)}
 			return nil
-		}, []string{`listener "inbound|9000": filter_chains[0].filter_chain_match: unsupported field`}},
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].filter_chain_match.destination_port: unsupported field`,
+			`listener "inbound|9000": filter_chains[0].filter_chain_match: needs the HTTP inspector listener filter`,
+		}},
 		{"two network filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains[0].Filters = append(l.FilterChains[0].Filters, l.FilterChains[0].Filters[0])
 			return nil
@@ -164,7 +187,6 @@ func TestClusterValidation(t *testing.T) {
 			c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{}
 		}, []string{
 			`cluster "outbound|9000||echo.default.svc.cluster.local": common_lb_config: unsupported field`,
-			`cluster "outbound|9000||echo.default.svc.cluster.local": lb_policy: unsupported policy RING_HASH`,
 		}},
 		{"EDS from a gRPC API source", func(t *testing.T, c *clusterv3.Cluster) {
 			c.EdsClusterConfig.EdsConfig.ConfigSourceSpecifier = &corev3.ConfigSource_ApiConfigSource{ApiConfigSource: &corev3.ApiConfigSource{}}
@@ -203,11 +225,11 @@ func TestEndpointValidation(t *testing.T) {
 		edit   func(t *testing.T, c *endpointv3.ClusterLoadAssignment)
 		errors []string
 	}{
-		{"endpoint weight and named endpoint", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {
-			c.Endpoints[0].LbEndpoints[0].LoadBalancingWeight = wrapperspb.UInt32(3)
+		{"zero endpoint weight and named endpoint", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {
+			c.Endpoints[0].LbEndpoints[0].LoadBalancingWeight = wrapperspb.UInt32(0)
 			c.Endpoints[0].LbEndpoints[1].HostIdentifier = &endpointv3.LbEndpoint_EndpointName{EndpointName: "x"}
 		}, []string{
-			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].lb_endpoints[0].load_balancing_weight: unsupported field`,
+			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].lb_endpoints[0].load_balancing_weight: must be at least 1`,
 			`endpoints "outbound|9000||echo.default.svc.cluster.local": endpoints[0].lb_endpoints[1].endpoint_name: unsupported field`,
 		}},
 		{"priority and policy", func(t *testing.T, c *endpointv3.ClusterLoadAssignment) {

@@ -55,6 +55,18 @@
 // first (httpguard.ValidateH2ToH1): a bad request field is a 400, a bad
 // response field a 502 with flag UPE.
 //
+// An HTTP/1.1 request whose Connection names its Upgrade (WebSocket or
+// any other protocol) is routed like the others but not retried: it goes
+// upstream over HTTP/1.1 on a connection of its own, dialled with
+// Target.DialHTTP1 (ALPN "http/1.1") when the cluster speaks HTTP/2, with
+// Connection: Upgrade and its Upgrade field put back after the stripping.
+// A 101 answer goes downstream with the upstream's Upgrade, then both
+// connections are joined byte for byte (tcpproxy.Join, half-close kept);
+// any other answer is forwarded as usual (upgrade.go).
+//
+// Shutdown drains: idle HTTP/1 connections close, a response still to be
+// sent says Connection: close, HTTP/2 connections get GOAWAY.
+//
 // A route's Timeout bounds the whole exchange, retries included (504, UT).
 // Its RetryPolicy retries attempts that fail as retry_on says (5xx,
 // gateway-error, reset, reset-before-request, connect-failure,

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/weftmesh/weft/proxy/httpguard"
+	"github.com/weftmesh/weft/proxy/lb"
+	"github.com/weftmesh/weft/proxy/route"
 )
 
 // flagHeader carries the response flags of local answers, and of
@@ -31,6 +35,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.Direction != "inbound" {
 		ex.peer = "" // the upstream server's, once known
 	}
+	defer info.streamEnded(r.Context(), start)
 	defer func() {
 		d := time.Since(start)
 		p.metrics.observe(l.Name, l.Direction, ex.status, ex.peer, d)
@@ -50,6 +55,89 @@ type exchange struct {
 	status int    // status sent downstream
 	// flags are the response flags of a forwarded response (URX).
 	flags string
+	// pc is the request's load balancing context: its hash, computed at
+	// the first pick, and the attempt number.
+	pc     lb.PickContext
+	picked bool
+}
+
+// HashedClusters is a Clusters that also balances on a request's hash
+// (RING_HASH, MAGLEV) and moves away from it on retries.
+type HashedClusters interface {
+	Clusters
+	PickHashed(listener, cluster string, pc lb.PickContext) (Target, string)
+}
+
+// pick picks the endpoint of one attempt of action.
+func (ex *exchange) pick(action Action) (Target, string) {
+	hc, ok := ex.p.cfg.Clusters.(HashedClusters)
+	if !ok {
+		return ex.p.cfg.Clusters.Pick(ex.info.listener.Name, action.Cluster)
+	}
+	if ex.picked {
+		ex.pc.Attempt++
+	} else {
+		ex.pc, ex.picked = requestHash(ex.r, action.HashPolicy), true
+	}
+	return hc.PickHashed(ex.info.listener.Name, action.Cluster, ex.pc)
+}
+
+// requestHash hashes r by the route's hash policies as Envoy does: each
+// policy that finds its input adds its hash, and a terminal one that did
+// ends the list.
+func requestHash(r *http.Request, policies []route.HashPolicy) lb.PickContext {
+	var pc lb.PickContext
+	for _, hp := range policies {
+		h, ok := policyHash(r, hp)
+		if !ok {
+			continue
+		}
+		pc.AddHash(h)
+		if hp.Terminal {
+			break
+		}
+	}
+	return pc
+}
+
+// policyHash is one policy's hash of r; false when r lacks its input.
+func policyHash(r *http.Request, hp route.HashPolicy) (uint64, bool) {
+	switch hp.Kind {
+	case route.HashHeader:
+		var vs []string
+		switch hp.Name {
+		case ":authority":
+			vs = []string{r.Host}
+		case ":path":
+			vs = []string{r.URL.RequestURI()}
+		case ":method":
+			vs = []string{r.Method}
+		case ":scheme":
+			vs = []string{"http"}
+			if r.TLS != nil {
+				vs[0] = "https"
+			}
+		default:
+			vs = slices.Sorted(slices.Values(r.Header.Values(hp.Name)))
+		}
+		if len(vs) == 0 {
+			return 0, false
+		}
+		return lb.Hash(vs...), true
+	case route.HashCookie:
+		c, err := r.Cookie(hp.Name)
+		if err != nil {
+			return 0, false
+		}
+		return lb.Hash(c.Value), true
+	case route.HashSourceIP:
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil || host == "" {
+			return 0, false
+		}
+		return lb.Hash(host), true
+	}
+	return 0, false
 }
 
 func (ex *exchange) serve(ctx context.Context) {
@@ -83,6 +171,10 @@ func (ex *exchange) serve(ctx context.Context) {
 	}
 	if action.Status > 0 {
 		ex.direct(action)
+		return
+	}
+	if isUpgrade(r) {
+		ex.upgrade(ctx, action)
 		return
 	}
 	ex.forward(ctx, action)

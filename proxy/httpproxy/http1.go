@@ -70,6 +70,13 @@ func (s *http1Conns) setIdle(hc *http1Conn, idle bool) bool {
 	return !s.closing
 }
 
+// draining reports whether Shutdown has begun.
+func (s *http1Conns) draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
 // shutdown interrupts idle connections, lets busy ones finish their
 // response, and waits for all of them or ctx.
 func (s *http1Conns) shutdown(ctx context.Context) error {
@@ -175,11 +182,19 @@ func (p *Proxy) serveHTTP1Request(ctx context.Context, c net.Conn, br *bufio.Rea
 		req.TLS = &st
 	}
 	w := newHTTP1Writer(bw, req)
+	w.conn, w.br, w.draining = c, br, p.h1.draining
+	upgrade := isUpgrade(req)
 	watch := newCloseWatch(c, br, cancel)
 	defer watch.stop()
 	if req.Body != http.NoBody {
-		req.Body = &guardedBody{ReadCloser: req.Body, w: w, watch: watch}
-	} else {
+		gb := &guardedBody{ReadCloser: req.Body, w: w, watch: watch}
+		if upgrade {
+			gb.watch = nil // see below
+		}
+		req.Body = gb
+	} else if !upgrade {
+		// An upgrade's client may speak the new protocol at once: no
+		// read-ahead, the bytes stay in br for the tunnel.
 		watch.start()
 	}
 	if expect := req.Header.Get("Expect"); expect != "" {
@@ -198,6 +213,9 @@ func (p *Proxy) serveHTTP1Request(ctx context.Context, c net.Conn, br *bufio.Rea
 	body := req.Body
 	if !p.runHandler(w, req) {
 		return false // aborted: the client must not take a short body for a whole one
+	}
+	if w.isHijacked() {
+		return false // the upgrade's tunnel ran and ended: the connection is done
 	}
 	watch.stop()
 	_ = c.SetReadDeadline(time.Time{})
@@ -231,7 +249,7 @@ func (p *Proxy) runHandler(w *http1Writer, req *http.Request) (ok bool) {
 }
 
 // guardedBody tells the writer when the body breaks its framing.
-// At the end of the body it starts the close watch.
+// At the end of the body it starts the close watch, if any.
 type guardedBody struct {
 	io.ReadCloser
 	w     *http1Writer
@@ -242,7 +260,9 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	switch {
 	case errors.Is(err, io.EOF):
-		b.watch.start()
+		if b.watch != nil {
+			b.watch.start()
+		}
 	case err != nil:
 		b.w.noteBodyError(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,6 +58,15 @@ type http1Writer struct {
 	// closeAfter asks to close the connection after this response.
 	closeAfter    bool
 	continueState continueState
+
+	// conn and br are the connection and its reader, handed over by
+	// Hijack for an upgrade (upgrade.go); hijacked once they are.
+	conn     net.Conn
+	br       *bufio.Reader
+	hijacked bool
+	// draining, when not nil, reports a Shutdown: the response then says
+	// Connection: close.
+	draining func() bool
 }
 
 func newHTTP1Writer(bw *bufio.Writer, req *http.Request) *http1Writer {
@@ -253,7 +263,7 @@ func (w *http1Writer) commit(final bool) {
 			w.closeAfter = true
 		}
 	}
-	if w.req.Close {
+	if w.req.Close || (w.draining != nil && w.draining()) {
 		w.closeAfter = true
 	}
 	h.Del("Connection")

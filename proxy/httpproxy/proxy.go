@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weftmesh/weft/proxy/httpguard"
+	"github.com/weftmesh/weft/proxy/route"
 )
 
 // Response flags, as in Envoy's access log.
@@ -77,6 +78,9 @@ type Action struct {
 	Timeout time.Duration
 	// Retry, when not nil, retries failed attempts (see RetryPolicy).
 	Retry *RetryPolicy
+	// HashPolicy hashes the request for RING_HASH and MAGLEV clusters,
+	// with a Clusters that is a HashedClusters.
+	HashPolicy []route.HashPolicy
 
 	// Status, Header and Body make a local response (direct_response or
 	// redirect, whose Header carries Location).
@@ -97,6 +101,10 @@ type Target struct {
 	// Dial connects to an endpoint of the cluster, with its TLS if it has
 	// one, and returns the server's verified SPIFFE ID ("" for plaintext).
 	Dial func(ctx context.Context, address string) (net.Conn, string, error)
+	// DialHTTP1, when not nil, is Dial offering only HTTP/1.1 in ALPN: the
+	// connection of an Upgrade request (WebSocket...) to an HTTP2 target.
+	// Without it such requests are refused (502, UPE) on HTTP2 targets.
+	DialHTTP1 func(ctx context.Context, address string) (net.Conn, string, error)
 	// Release, when not nil, is called once the request is over.
 	Release func()
 	// Breaker, when not nil, is the cluster's circuit breaker; requests
@@ -180,6 +188,7 @@ func (p *Proxy) newServer(http1, http2 bool) *server {
 		srv: &http.Server{
 			Handler:           http.HandlerFunc(p.serveLogged),
 			Protocols:         protocols,
+			HTTP2:             http2Config(),
 			ReadHeaderTimeout: time.Minute,
 			IdleTimeout:       p.cfg.IdleTimeout,
 			MaxHeaderBytes:    60 << 10, // Envoy's max_request_headers_kb

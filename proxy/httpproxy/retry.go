@@ -186,7 +186,7 @@ func (ex *exchange) finishAttempt(action Action, a *attempt) {
 // try makes one attempt: it picks an endpoint and sends the request.
 func (ex *exchange) try(ctx, down context.Context, action Action, policy *RetryPolicy, body []byte, retry slot) *attempt {
 	a := &attempt{cleanup: []func(){retry.release}}
-	target, flag := ex.p.cfg.Clusters.Pick(ex.info.listener.Name, action.Cluster)
+	target, flag := ex.pick(action)
 	noteUpstream(ctx, action.Cluster, target.Address) // for the access log
 	if flag != "" {
 		a.fail, a.flag = failRefused, flag

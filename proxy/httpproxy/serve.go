@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +20,12 @@ type connInfo struct {
 	// done is closed when the server is done with the connection.
 	done     chan struct{}
 	doneOnce sync.Once
+	// conn is the HTTP/2 connection, closed on too many premature resets;
+	// nil for HTTP/1.
+	conn net.Conn
+	// streams and premature count the ended streams of an HTTP/2
+	// connection and those the client reset early.
+	streams, premature atomic.Int64
 }
 
 func (ci *connInfo) finish() { ci.doneOnce.Do(func() { close(ci.done) }) }
@@ -48,6 +56,7 @@ func (p *Proxy) ServeConn(ctx context.Context, l *Listener, c net.Conn, peer str
 	if s == nil {
 		s = p.servers[CodecAuto]
 	}
+	info.conn = conn
 	p.conns.Store(conn, info)
 	defer p.conns.Delete(conn)
 	if !s.push(conn) {
@@ -214,3 +223,72 @@ type connListenerAddr struct{}
 
 func (connListenerAddr) Network() string { return "pipe" }
 func (connListenerAddr) String() string  { return "httpproxy" }
+
+// Bounds of the downstream HTTP/2 server. Together with the server's own
+// defences (it answers a flood of PING, SETTINGS or RST_STREAM frames it
+// must respond to with GOAWAY ENHANCE_YOUR_CALM once its write queue
+// backs up, counts CONTINUATION frames against the header list limit, and
+// stops at the hpack decoder's string limit), they keep one connection's
+// memory bounded.
+const (
+	// h2MaxConcurrentStreams is Envoy's default of 100 for downstream
+	// connections, not its 2^31-1 upstream one: the server refuses streams
+	// beyond it with REFUSED_STREAM and closes a connection that keeps
+	// opening them.
+	h2MaxConcurrentStreams = 100
+	// h2HeaderTableSize is HTTP/2's default dynamic table (4 KiB): the
+	// peer cannot make the decoder keep more.
+	h2HeaderTableSize = 4 << 10
+	// h2MaxReadFrameSize is HTTP/2's minimum (16 KiB).
+	h2MaxReadFrameSize = 16 << 10
+	// h2ReceiveBuffer bounds the flow control windows: 1 MiB per
+	// connection and 256 KiB per stream.
+	h2ReceiveBufferPerConnection = 1 << 20
+	h2ReceiveBufferPerStream     = 256 << 10
+	// h2WriteByteTimeout closes a connection whose peer stops reading.
+	h2WriteByteTimeout = 30 * time.Second
+)
+
+// http2Config is the downstream HTTP/2 server's configuration. The header
+// list is bounded by the server's MaxHeaderBytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+func http2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:          h2MaxConcurrentStreams,
+		MaxDecoderHeaderTableSize:     h2HeaderTableSize,
+		MaxEncoderHeaderTableSize:     h2HeaderTableSize,
+		MaxReadFrameSize:              h2MaxReadFrameSize,
+		MaxReceiveBufferPerConnection: h2ReceiveBufferPerConnection,
+		MaxReceiveBufferPerStream:     h2ReceiveBufferPerStream,
+		WriteByteTimeout:              h2WriteByteTimeout,
+	}
+}
+
+// Premature reset protection against HTTP/2 rapid reset (CVE-2023-44487),
+// as Envoy's premature_reset_total_stream_count and
+// premature_reset_min_stream_lifetime_seconds: once a connection has ended
+// prematureResetMinStreams streams, it is closed when at least half of
+// them were reset by the client within prematureResetLifetime of starting.
+// Go's server already runs at most MaxConcurrentStreams handlers per
+// connection; this stops a client from making the proxy start upstream
+// requests at the rate it can open and reset streams.
+const (
+	prematureResetMinStreams = 500
+	prematureResetLifetime   = time.Second
+)
+
+// streamEnded counts one ended stream of the connection, started at start
+// with request context ctx, and closes the connection when too many were
+// reset prematurely.
+func (ci *connInfo) streamEnded(ctx context.Context, start time.Time) {
+	if ci.conn == nil {
+		return
+	}
+	n := ci.streams.Add(1)
+	premature := ci.premature.Load()
+	if errors.Is(ctx.Err(), context.Canceled) && time.Since(start) < prematureResetLifetime {
+		premature = ci.premature.Add(1)
+	}
+	if n >= prematureResetMinStreams && 2*premature >= n {
+		_ = ci.conn.Close()
+	}
+}
