@@ -182,9 +182,23 @@ func (ex *exchange) serve(ctx context.Context) {
 
 // prepare builds one attempt's outbound request to target, with body as
 // its body; false when the request cannot go upstream (answered 400).
-func (ex *exchange) prepare(ctx context.Context, action Action, target Target, body io.ReadCloser, upstreamPeer *string) (*http.Request, bool) {
+// Once the request has an upstream connection, upstreamPeer gets the
+// connection's verified peer and onConn, when not nil, is called: one
+// client trace for both, since a second trace on the same context is
+// composed through reflection on every request.
+func (ex *exchange) prepare(ctx context.Context, action Action, target Target, body io.ReadCloser, upstreamPeer *string, onConn func()) (*http.Request, bool) {
 	r := ex.r
-	out := r.Clone(ctx)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(ci httptrace.GotConnInfo) {
+			if uc, ok := ci.Conn.(*upstreamConn); ok {
+				*upstreamPeer = uc.peer
+			}
+			if onConn != nil {
+				onConn()
+			}
+		},
+	})
+	out := r.Clone(ctx) // the context of the attempt, trace included: no WithContext copy
 	out.RequestURI = ""
 	out.URL.Scheme = "http"
 	out.URL.Host = target.Address
@@ -209,13 +223,7 @@ func (ex *exchange) prepare(ctx context.Context, action Action, target Target, b
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // not Go's default
 	}
-	return out.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(ci httptrace.GotConnInfo) {
-			if uc, ok := ci.Conn.(*upstreamConn); ok {
-				*upstreamPeer = uc.peer
-			}
-		},
-	})), true
+	return out, true
 }
 
 // respond streams an upstream response downstream.
@@ -246,7 +254,9 @@ func (ex *exchange) respond(action Action, resp *http.Response) {
 	}
 	ex.status = resp.StatusCode
 	ex.w.WriteHeader(resp.StatusCode)
-	if err := copyFlushing(ex.w, resp.Body); err != nil {
+	bp := ex.p.buffers.Get().(*[]byte)
+	defer ex.p.buffers.Put(bp)
+	if err := copyFlushing(ex.w, resp.Body, *bp); err != nil {
 		ex.p.log.Debug("response body interrupted", "listener", ex.info.listener.Name, "cluster", action.Cluster, "error", err)
 		// Abort the stream so the client sees an error, not a short body.
 		panic(http.ErrAbortHandler)
@@ -259,9 +269,8 @@ func (ex *exchange) respond(action Action, resp *http.Response) {
 
 // copyFlushing copies a response body, flushing after every write so that
 // streamed messages are not held back.
-func copyFlushing(w http.ResponseWriter, body io.Reader) error {
+func copyFlushing(w http.ResponseWriter, body io.Reader, buf []byte) error {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {

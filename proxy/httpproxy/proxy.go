@@ -152,7 +152,15 @@ type Proxy struct {
 	upstreams upstreams
 	// h1 tracks the connections of the HTTP/1 loop.
 	h1 http1Conns
+	// buffers holds *[]byte of copyBufferSize for response body copies:
+	// without it every response allocated 32 KiB, most of the proxy's
+	// garbage.
+	buffers sync.Pool
 }
+
+// copyBufferSize is the size of the buffers response bodies are copied
+// through.
+const copyBufferSize = 32 << 10
 
 // New returns a Proxy. It does no I/O and starts nothing.
 func New(cfg Config) *Proxy {
@@ -167,6 +175,10 @@ func New(cfg Config) *Proxy {
 		log:       cfg.Logger,
 		metrics:   newMetrics(cfg.Registerer),
 		upstreams: upstreams{idleTimeout: cfg.IdleTimeout, byKey: map[any]*upstream{}},
+	}
+	p.buffers.New = func() any {
+		b := make([]byte, copyBufferSize)
+		return &b
 	}
 	p.servers = map[Codec]*server{
 		CodecAuto:  p.newServer(true, true),

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -228,11 +227,8 @@ func (ex *exchange) try(ctx, down context.Context, action Action, policy *RetryP
 	}
 	a.cleanup = append(a.cleanup, releasePending)
 	// The request stops pending once it has a connection.
-	tctx = httptrace.WithClientTrace(tctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { releasePending() },
-	})
 	var upstreamPeer string
-	out, ok := ex.prepare(tctx, action, target, rc, &upstreamPeer)
+	out, ok := ex.prepare(tctx, action, target, rc, &upstreamPeer, releasePending)
 	if !ok {
 		a.fail = failAnswered
 		return a

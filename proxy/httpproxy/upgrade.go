@@ -121,7 +121,7 @@ func (ex *exchange) dialUpgrade(ctx context.Context, target Target,
 func (ex *exchange) sendUpgrade(ctx context.Context, action Action, target Target, conn net.Conn) (*http.Response, *bufio.Reader, bool) {
 	var peer string
 	// A body, rare on an upgrade, goes with its framing before the switch.
-	out, ok := ex.prepare(ctx, action, target, ex.r.Body, &peer)
+	out, ok := ex.prepare(ctx, action, target, ex.r.Body, &peer, nil)
 	if !ok {
 		return nil, nil, false
 	}

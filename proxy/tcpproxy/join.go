@@ -98,10 +98,10 @@ const bufferSize = 32 << 10
 func (p *pair) copy(dst, src net.Conn, c Counter) (int64, error) {
 	buf := make([]byte, bufferSize)
 	var written int64
+	if err := p.armIdleDeadline(src); err != nil {
+		return written, p.unlessClosed(err)
+	}
 	for {
-		if err := p.armIdleDeadline(src); err != nil {
-			return written, p.unlessClosed(err)
-		}
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
 			p.touch()
@@ -123,7 +123,10 @@ func (p *pair) copy(dst, src net.Conn, c Counter) (int64, error) {
 			if p.idleFor() >= p.idle {
 				return written, ErrIdleTimeout
 			}
-			// The other direction was active: wait again.
+			// A byte moved since the deadline was armed: wait again.
+			if err := p.armIdleDeadline(src); err != nil {
+				return written, p.unlessClosed(err)
+			}
 		default:
 			return written, p.unlessClosed(rerr)
 		}
@@ -145,8 +148,11 @@ func (p *pair) idleFor() time.Duration {
 	return time.Since(time.Unix(0, p.lastActive.Load()))
 }
 
-// armIdleDeadline makes the next read on src fail once the pair has been
-// idle for p.idle.
+// armIdleDeadline makes a read on src fail once the pair has been idle
+// for p.idle since its last activity so far. It is armed once, and again
+// only when that deadline passes with bytes having moved since: moving the
+// deadline on every read cost a timer update per read. A deadline that
+// passes early only wakes the copy loop to re-check.
 func (p *pair) armIdleDeadline(src net.Conn) error {
 	if p.idle <= 0 {
 		return nil
