@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	var procs []*process
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
+			procs[i].Stop()
 		}
 	}()
 	for _, name := range cfg.Setups {
@@ -210,7 +210,7 @@ func (r *runner) idle(_ context.Context) {
 		if s.client == nil {
 			continue
 		}
-		if rss, err := memMB(s.client.pid(), "VmRSS"); err == nil {
+		if rss, err := memMB(s.client.Pid(), "VmRSS"); err == nil {
 			r.add(Sample{Workload: WorkloadIdle, Setup: s.name, Rep: 1, Values: map[string]float64{MetricIdleSmall: rss}})
 		}
 	}
@@ -231,19 +231,19 @@ func (r *runner) manyServices(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control plane with %d services: %w", r.cfg.ManyServices, err)
 	}
-	defer cp.stop()
+	defer cp.Stop()
 	proxy, err := startSidecar(ctx, r.topo, r.pki, r.cfg, hostManyCP, client)
 	if err != nil {
 		return fmt.Errorf("sidecar with %d services: %w", r.cfg.ManyServices, err)
 	}
-	defer proxy.stop()
+	defer proxy.Stop()
 	// The last listener answers once the whole configuration is in force.
 	last := r.topo.at(hostManyClient, manyBasePort+uint16(r.cfg.ManyServices-1)).String() //nolint:gosec // validated ≤ 20000
-	if err := waitTCP(ctx, proxy, last); err != nil {
+	if err := proxy.WaitTCP(ctx, last); err != nil {
 		return err
 	}
 	time.Sleep(time.Second)
-	rss, err := memMB(proxy.pid(), "VmRSS")
+	rss, err := memMB(proxy.Pid(), "VmRSS")
 	if err != nil {
 		return err
 	}
@@ -256,9 +256,9 @@ func (r *runner) manyServices(ctx context.Context) error {
 func (r *runner) measure(s *setup, workload string, rep int, load func() (*loadResult, error)) (Sample, error) {
 	before := make([]float64, 0, 2)
 	for _, p := range s.proxies() {
-		c, err := cpuSeconds(p.pid())
+		c, err := cpuSeconds(p.Pid())
 		if err != nil {
-			return Sample{}, fmt.Errorf("%s: %w", p.name, err)
+			return Sample{}, fmt.Errorf("%s: %w", p.Name(), err)
 		}
 		before = append(before, c)
 	}
@@ -271,14 +271,14 @@ func (r *runner) measure(s *setup, workload string, rep int, load func() (*loadR
 	cpuKeys := []string{MetricCPUClient, MetricCPUServer}
 	hwmKeys := []string{MetricHWMClient, MetricHWMServer}
 	for i, p := range s.proxies() {
-		c, err := cpuSeconds(p.pid())
+		c, err := cpuSeconds(p.Pid())
 		if err != nil {
-			return Sample{}, fmt.Errorf("%s: %w", p.name, err)
+			return Sample{}, fmt.Errorf("%s: %w", p.Name(), err)
 		}
 		if res.requests > 0 {
 			sample.Values[cpuKeys[i]] = (c - before[i]) / (float64(res.requests) / 1000)
 		}
-		if hwm, err := memMB(p.pid(), "VmHWM"); err == nil {
+		if hwm, err := memMB(p.Pid(), "VmHWM"); err == nil {
 			sample.Values[hwmKeys[i]] = hwm
 		}
 	}

@@ -124,8 +124,8 @@ func startControlPlane(ctx context.Context, t *topology, p *pki, cfg Config, nam
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, cp, "http://"+t.at(cpHost, portMonitor).String()+"/ready"); err != nil {
-		cp.stop()
+	if err := cp.WaitHTTP(ctx, "http://"+t.at(cpHost, portMonitor).String()+"/ready"); err != nil {
+		cp.Stop()
 		return nil, err
 	}
 	return cp, nil
@@ -154,8 +154,8 @@ func startSidecar(ctx context.Context, t *topology, p *pki, cfg Config, cpHost b
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, proc, "http://"+admin+"/ready"); err != nil {
-		proc.stop()
+	if err := proc.WaitHTTP(ctx, "http://"+admin+"/ready"); err != nil {
+		proc.Stop()
 		return nil, err
 	}
 	return proc, nil
@@ -267,7 +267,7 @@ func startPeer(ctx context.Context, t *topology, p *pki, cfg Config, name string
 			return nil, procs, err
 		}
 		procs = append(procs, proc)
-		if err := waitTCP(ctx, proc, side.listen.String()); err != nil {
+		if err := proc.WaitTCP(ctx, side.listen.String()); err != nil {
 			return nil, procs, err
 		}
 		if side.server {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/weftmesh/weft/childproc"
 )
 
 // Run runs the demo and writes its report to cfg.Out. It returns nil only
@@ -40,14 +42,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 
 	started := time.Now()
-	var procs []*process
+	var procs []*childproc.Process
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
+			procs[i].Stop()
 		}
 	}()
 
-	cp, err := startProcess(ctx, "weft-controlplane", filepath.Join(cfg.BinDir, "weft-controlplane"), l.logDir(),
+	cp, err := childproc.Start(ctx, "weft-controlplane", l.logDir(), filepath.Join(cfg.BinDir, "weft-controlplane"),
 		"--config-dir", l.configDir(),
 		"--state-dir", l.stateDir(),
 		"--xds-address", l.xdsAddr().String(),
@@ -58,7 +60,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	procs = append(procs, cp)
-	if err := waitReady(ctx, cp, "http://"+l.monitorAddr().String()+"/ready"); err != nil {
+	if err := cp.WaitHTTP(ctx, "http://"+l.monitorAddr().String()+"/ready"); err != nil {
 		return err
 	}
 
@@ -76,9 +78,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		{frontendName, frontendSA, l.frontend.String(), l.adminAddr(l.frontend).String()},
 		{backendName, backendSA, l.backend.String(), l.adminAddr(l.backend).String()},
 	}
-	var proxies []*process
+	var proxies []*childproc.Process
 	for _, s := range sidecars {
-		p, err := startProcess(ctx, s.name+"-sidecar", filepath.Join(cfg.BinDir, "weft-proxy"), l.logDir(),
+		p, err := childproc.Start(ctx, s.name+"-sidecar", l.logDir(), filepath.Join(cfg.BinDir, "weft-proxy"),
 			"--name", s.name,
 			"--namespace", demoNamespace,
 			"--service-account", s.sa,
@@ -94,7 +96,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		proxies = append(proxies, p)
 	}
 	for i, s := range sidecars {
-		if err := waitReady(ctx, proxies[i], "http://"+s.admin+"/ready"); err != nil {
+		if err := proxies[i].WaitHTTP(ctx, "http://"+s.admin+"/ready"); err != nil {
 			return err
 		}
 	}
