@@ -13,35 +13,35 @@ import (
 // when anyPort is set (a listener bound to a port the system picks).
 func parseSocketAddress(p *problems, path string, a *corev3.Address, anyPort bool) (string, bool) {
 	if a == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return "", false
 	}
-	p.onlyFields(path, a, "socket_address")
+	p.OnlyFields(path, a, "socket_address")
 	sa := a.GetSocketAddress()
 	if sa == nil {
 		if a.Address == nil {
-			p.addf(field(path, "socket_address"), "missing")
+			p.Addf(field(path, "socket_address"), "missing")
 		}
 		return "", false
 	}
 	path = field(path, "socket_address")
-	before := len(p.errs)
-	p.onlyFields(path, sa, "protocol", "address", "port_value")
+	before := p.Len()
+	p.OnlyFields(path, sa, "protocol", "address", "port_value")
 	if sa.GetProtocol() != corev3.SocketAddress_TCP {
-		p.addf(field(path, "protocol"), "unsupported protocol %s", sa.GetProtocol())
+		p.Addf(field(path, "protocol"), "unsupported protocol %s", sa.GetProtocol())
 	}
 	ip, err := netip.ParseAddr(sa.GetAddress())
 	if err != nil {
-		p.addf(field(path, "address"), "%q is not an IP address", sa.GetAddress())
+		p.Addf(field(path, "address"), "%q is not an IP address", sa.GetAddress())
 	}
 	port := sa.GetPortValue()
 	switch {
 	case port > 65535:
-		p.addf(field(path, "port_value"), "%d is not a port", port)
+		p.Addf(field(path, "port_value"), "%d is not a port", port)
 	case port == 0 && !anyPort:
-		p.addf(field(path, "port_value"), "missing")
+		p.Addf(field(path, "port_value"), "missing")
 	}
-	if len(p.errs) > before {
+	if p.Len() > before {
 		return "", false
 	}
 	return netip.AddrPortFrom(ip, uint16(port)).String(), true //nolint:gosec // port ≤ 65535 checked above
@@ -53,12 +53,12 @@ func parseDuration(p *problems, path string, d *durationpb.Duration, def time.Du
 		return def
 	}
 	if err := d.CheckValid(); err != nil {
-		p.addf(path, "%v", err)
+		p.Addf(path, "%v", err)
 		return def
 	}
 	v := d.AsDuration()
 	if v < 0 {
-		p.addf(path, "negative duration %v", v)
+		p.Addf(path, "negative duration %v", v)
 		return def
 	}
 	return v

@@ -61,7 +61,7 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 }
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
-	p.onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
+	p.OnlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
 		"circuit_breakers", "outlier_detection",
 		"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config")
 	cc := &clusterConfig{
@@ -81,27 +81,27 @@ func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConf
 	switch c.GetType() {
 	case clusterv3.Cluster_STATIC:
 		if c.GetEdsClusterConfig() != nil {
-			p.addf("eds_cluster_config", "set on a STATIC cluster")
+			p.Addf("eds_cluster_config", "set on a STATIC cluster")
 		}
 		if c.GetLoadAssignment() == nil {
-			p.addf("load_assignment", "missing")
+			p.Addf("load_assignment", "missing")
 		} else {
 			cc.static = parseAssignment(p, "load_assignment", c.GetLoadAssignment())
 		}
 	case clusterv3.Cluster_EDS:
 		if c.GetLoadAssignment() != nil {
-			p.addf("load_assignment", "set on an EDS cluster")
+			p.Addf("load_assignment", "set on an EDS cluster")
 		}
 		cc.edsName = parseEDSConfig(p, c)
 	default:
-		p.addf("type", "unsupported cluster type %s", c.GetType())
+		p.Addf("type", "unsupported cluster type %s", c.GetType())
 	}
 
 	if ts := c.GetTransportSocket(); ts != nil {
 		if ut, ok := parseUpstreamTLS(p, "transport_socket", ts); ok {
 			tc, err := d.clientTLS(ut)
 			if err != nil {
-				p.addf("transport_socket", "%v", err)
+				p.Addf("transport_socket", "%v", err)
 			}
 			cc.tls = tc
 		}
@@ -115,20 +115,20 @@ func parseEDSConfig(p *problems, c *clusterv3.Cluster) string {
 	const path = "eds_cluster_config"
 	eds := c.GetEdsClusterConfig()
 	if eds == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return ""
 	}
-	p.onlyFields(path, eds, "eds_config", "service_name")
+	p.OnlyFields(path, eds, "eds_config", "service_name")
 	src := eds.GetEdsConfig()
 	if src == nil {
-		p.addf(field(path, "eds_config"), "missing")
+		p.Addf(field(path, "eds_config"), "missing")
 	} else {
-		p.onlyFields(field(path, "eds_config"), src, "ads", "resource_api_version", "initial_fetch_timeout")
+		p.OnlyFields(field(path, "eds_config"), src, "ads", "resource_api_version", "initial_fetch_timeout")
 		if src.GetAds() == nil && src.GetConfigSourceSpecifier() == nil {
-			p.addf(field(path, "eds_config.ads"), "missing")
+			p.Addf(field(path, "eds_config.ads"), "missing")
 		}
 		if v := src.GetResourceApiVersion(); v != corev3.ApiVersion_AUTO && v != corev3.ApiVersion_V3 {
-			p.addf(field(path, "eds_config.resource_api_version"), "unsupported version %s", v)
+			p.Addf(field(path, "eds_config.resource_api_version"), "unsupported version %s", v)
 		}
 	}
 	if name := eds.GetServiceName(); name != "" {

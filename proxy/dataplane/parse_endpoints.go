@@ -28,7 +28,7 @@ func parseAssignments(cs []*endpointv3.ClusterLoadAssignment) (map[string]*endpo
 	for _, c := range cs {
 		if c.GetClusterName() == "" {
 			p := newProblems("endpoints", "")
-			p.addf("cluster_name", "missing")
+			p.Addf("cluster_name", "missing")
 			all = append(all, p)
 			continue
 		}
@@ -48,29 +48,29 @@ func parseAssignments(cs []*endpointv3.ClusterLoadAssignment) (map[string]*endpo
 // parseAssignment checks one ClusterLoadAssignment and returns the
 // endpoints that may take traffic.
 func parseAssignment(p *problems, path string, c *endpointv3.ClusterLoadAssignment) *endpointSet {
-	p.onlyFields(path, c, "cluster_name", "endpoints")
+	p.OnlyFields(path, c, "cluster_name", "endpoints")
 	set := &endpointSet{}
 	for i, loc := range c.GetEndpoints() {
 		lpath := index(field(path, "endpoints"), i)
-		p.onlyFields(lpath, loc, "locality", "lb_endpoints", "metadata")
+		p.OnlyFields(lpath, loc, "locality", "lb_endpoints", "metadata")
 		for j, lbe := range loc.GetLbEndpoints() {
 			epath := index(field(lpath, "lb_endpoints"), j)
-			p.onlyFields(epath, lbe, "endpoint", "health_status", "metadata", "load_balancing_weight")
+			p.OnlyFields(epath, lbe, "endpoint", "health_status", "metadata", "load_balancing_weight")
 			weight := uint32(1)
 			if w := lbe.GetLoadBalancingWeight(); w != nil {
 				if w.GetValue() == 0 {
-					p.addf(field(epath, "load_balancing_weight"), "must be at least 1")
+					p.Addf(field(epath, "load_balancing_weight"), "must be at least 1")
 				}
 				weight = max(w.GetValue(), 1)
 			}
 			ep := lbe.GetEndpoint()
 			if ep == nil {
 				if lbe.GetEndpointName() == "" {
-					p.addf(field(epath, "endpoint"), "missing")
+					p.Addf(field(epath, "endpoint"), "missing")
 				}
 				continue
 			}
-			p.onlyFields(field(epath, "endpoint"), ep, "address", "hostname")
+			p.OnlyFields(field(epath, "endpoint"), ep, "address", "hostname")
 			addr, ok := parseSocketAddress(p, field(epath, "endpoint.address"), ep.GetAddress(), false)
 			if ok && takesTraffic(lbe.GetHealthStatus()) {
 				set.endpoints = append(set.endpoints, &endpoint{address: addr, weight: weight})

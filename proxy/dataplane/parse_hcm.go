@@ -31,7 +31,7 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 	if !unpackTyped(p, path, a, &hcm) {
 		return nil
 	}
-	p.onlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters",
+	p.OnlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters",
 		"access_log", "max_request_headers_kb", "common_http_protocol_options")
 	hl := &httpproxy.Listener{Name: lc.name, Direction: lc.direction}
 	hl.Limits = parseHeaderLimits(p, path, &hcm)
@@ -44,7 +44,7 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 	case hcmv3.HttpConnectionManager_HTTP2:
 		hl.Codec = httpproxy.CodecHTTP2
 	default:
-		p.addf(field(path, "codec_type"), "unsupported codec %s", hcm.GetCodecType())
+		p.Addf(field(path, "codec_type"), "unsupported codec %s", hcm.GetCodecType())
 	}
 
 	switch rs := hcm.GetRouteSpecifier().(type) {
@@ -55,29 +55,29 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 	case *hcmv3.HttpConnectionManager_RouteConfig:
 		t, err := route.Compile(rs.RouteConfig)
 		if err != nil {
-			p.addf(field(path, "route_config"), "%v", err)
+			p.Addf(field(path, "route_config"), "%v", err)
 		} else {
 			inline := routeTable{t}
 			hl.Router = func() httpproxy.Router { return inline }
 		}
 	case nil:
-		p.addf(field(path, "rds"), "missing")
+		p.Addf(field(path, "rds"), "missing")
 	}
 
 	filters := hcm.GetHttpFilters()
 	if len(filters) != 1 {
-		p.addf(field(path, "http_filters"), "want exactly [%s], got %d filters", routerFilter, len(filters))
+		p.Addf(field(path, "http_filters"), "want exactly [%s], got %d filters", routerFilter, len(filters))
 		return hl
 	}
 	fpath := index(field(path, "http_filters"), 0)
-	p.onlyFields(fpath, filters[0], "name", "typed_config")
+	p.OnlyFields(fpath, filters[0], "name", "typed_config")
 	if filters[0].GetName() != routerFilter {
-		p.addf(field(fpath, "name"), "unsupported HTTP filter %q", filters[0].GetName())
+		p.Addf(field(fpath, "name"), "unsupported HTTP filter %q", filters[0].GetName())
 	}
 	if tc := filters[0].GetTypedConfig(); tc != nil {
 		var router routerv3.Router
 		if unpackTyped(p, field(fpath, "typed_config"), tc, &router) {
-			p.onlyFields(field(fpath, "typed_config"), &router)
+			p.OnlyFields(field(fpath, "typed_config"), &router)
 		}
 	}
 	return hl
@@ -85,22 +85,22 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 
 // parseRDS checks that routes come over ADS and returns their name.
 func parseRDS(p *problems, path string, rds *hcmv3.Rds) string {
-	p.onlyFields(path, rds, "config_source", "route_config_name")
+	p.OnlyFields(path, rds, "config_source", "route_config_name")
 	src := rds.GetConfigSource()
 	if src == nil {
-		p.addf(field(path, "config_source"), "missing")
+		p.Addf(field(path, "config_source"), "missing")
 	} else {
-		p.onlyFields(field(path, "config_source"), src, "ads", "resource_api_version", "initial_fetch_timeout")
+		p.OnlyFields(field(path, "config_source"), src, "ads", "resource_api_version", "initial_fetch_timeout")
 		if src.GetAds() == nil {
-			p.addf(field(path, "config_source.ads"), "missing")
+			p.Addf(field(path, "config_source.ads"), "missing")
 		}
 		if v := src.GetResourceApiVersion(); v != corev3.ApiVersion_AUTO && v != corev3.ApiVersion_V3 {
-			p.addf(field(path, "config_source.resource_api_version"), "unsupported version %s", v)
+			p.Addf(field(path, "config_source.resource_api_version"), "unsupported version %s", v)
 		}
 	}
 	name := rds.GetRouteConfigName()
 	if name == "" {
-		p.addf(field(path, "route_config_name"), "missing")
+		p.Addf(field(path, "route_config_name"), "missing")
 	}
 	return name
 }
@@ -115,17 +115,17 @@ func parseHeaderLimits(p *problems, path string, hcm *hcmv3.HttpConnectionManage
 	var lim httpguard.Limits
 	if kb := hcm.GetMaxRequestHeadersKb(); kb != nil {
 		if v := kb.GetValue(); v == 0 || v > maxRequestHeadersKB {
-			p.addf(field(path, "max_request_headers_kb"), "must be in [1, %d], got %d", maxRequestHeadersKB, v)
+			p.Addf(field(path, "max_request_headers_kb"), "must be in [1, %d], got %d", maxRequestHeadersKB, v)
 		} else {
 			lim.MaxHeaderBytes = int(v) << 10
 		}
 	}
 	if po := hcm.GetCommonHttpProtocolOptions(); po != nil {
 		ppath := field(path, "common_http_protocol_options")
-		p.onlyFields(ppath, po, "max_headers_count")
+		p.OnlyFields(ppath, po, "max_headers_count")
 		if n := po.GetMaxHeadersCount(); n != nil {
 			if n.GetValue() == 0 {
-				p.addf(field(ppath, "max_headers_count"), "must be at least 1")
+				p.Addf(field(ppath, "max_headers_count"), "must be at least 1")
 			} else {
 				lim.MaxHeaderCount = int(min(n.GetValue(), 1<<20))
 			}
@@ -141,30 +141,30 @@ func parseAccessLogs(p *problems, path string, logs []*accesslogv3.AccessLog) *h
 	var sinks []io.Writer
 	for i, al := range logs {
 		apath := index(path, i)
-		p.onlyFields(apath, al, "name", "typed_config")
+		p.OnlyFields(apath, al, "name", "typed_config")
 		tc := al.GetTypedConfig()
 		tpath := field(apath, "typed_config")
 		switch tc.GetTypeUrl() {
 		case stdoutLogTypeURL:
 			var out streamv3.StdoutAccessLog
 			if unpackTyped(p, tpath, tc, &out) {
-				p.onlyFields(tpath, &out)
+				p.OnlyFields(tpath, &out)
 				sinks = append(sinks, os.Stdout)
 			}
 		case fileLogTypeURL:
 			var f filev3.FileAccessLog
 			if unpackTyped(p, tpath, tc, &f) {
-				p.onlyFields(tpath, &f, "path")
+				p.OnlyFields(tpath, &f, "path")
 				if f.GetPath() == "" {
-					p.addf(field(tpath, "path"), "missing")
+					p.Addf(field(tpath, "path"), "missing")
 				} else {
 					sinks = append(sinks, httpproxy.NewFileAccessLogWriter(f.GetPath()))
 				}
 			}
 		case "":
-			p.addf(tpath, "missing")
+			p.Addf(tpath, "missing")
 		default:
-			p.addf(tpath, "unsupported access logger %q", tc.GetTypeUrl())
+			p.Addf(tpath, "unsupported access logger %q", tc.GetTypeUrl())
 		}
 	}
 	if len(sinks) == 0 {

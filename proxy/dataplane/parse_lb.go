@@ -47,14 +47,14 @@ func parseLB(p *problems, c *clusterv3.Cluster) lbSettings {
 	case clusterv3.Cluster_MAGLEV:
 		s.policy = lb.Maglev
 	default:
-		p.addf("lb_policy", "unsupported policy %s", c.GetLbPolicy())
+		p.Addf("lb_policy", "unsupported policy %s", c.GetLbPolicy())
 		return s
 	}
 	if rh := c.GetRingHashLbConfig(); rh != nil {
 		const path = "ring_hash_lb_config"
-		p.onlyFields(path, rh, "minimum_ring_size", "maximum_ring_size", "hash_function")
+		p.OnlyFields(path, rh, "minimum_ring_size", "maximum_ring_size", "hash_function")
 		if rh.GetHashFunction() != clusterv3.Cluster_RingHashLbConfig_XX_HASH {
-			p.addf(field(path, "hash_function"), "unsupported hash function %s", rh.GetHashFunction())
+			p.Addf(field(path, "hash_function"), "unsupported hash function %s", rh.GetHashFunction())
 		}
 		s.minRingSize = rh.GetMinimumRingSize().GetValue()
 		s.maxRingSize = rh.GetMaximumRingSize().GetValue()
@@ -62,17 +62,17 @@ func parseLB(p *problems, c *clusterv3.Cluster) lbSettings {
 	}
 	if mg := c.GetMaglevLbConfig(); mg != nil {
 		const path = "maglev_lb_config"
-		p.onlyFields(path, mg, "table_size")
+		p.OnlyFields(path, mg, "table_size")
 		s.maglevTableSize = mg.GetTableSize().GetValue()
 		checkLB(p, field(path, "table_size"), s)
 	}
 	if lr := c.GetLeastRequestLbConfig(); lr != nil {
 		const path = "least_request_lb_config"
-		p.onlyFields(path, lr, "choice_count", "active_request_bias")
+		p.OnlyFields(path, lr, "choice_count", "active_request_bias")
 		s.choiceCount = lr.GetChoiceCount().GetValue()
 		if b := lr.GetActiveRequestBias(); b != nil {
 			if b.GetRuntimeKey() != "" {
-				p.addf(field(path, "active_request_bias.runtime_key"), "runtime keys are not supported")
+				p.Addf(field(path, "active_request_bias.runtime_key"), "runtime keys are not supported")
 			}
 			s.activeRequestBias = b.GetDefaultValue()
 		}
@@ -84,6 +84,6 @@ func parseLB(p *problems, c *clusterv3.Cluster) lbSettings {
 // checkLB reports an out-of-range setting at path.
 func checkLB(p *problems, path string, s lbSettings) {
 	if err := s.config().Validate(); err != nil {
-		p.addf(path, "%v", err)
+		p.Addf(path, "%v", err)
 	}
 }

@@ -82,12 +82,12 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 		lc := d.parseListener(p, l)
 		if lc != nil {
 			if other, taken := addresses[lc.address]; taken && !anyPort(lc.address) {
-				p.addf("address", "%s is also the address of listener %q", lc.address, other)
+				p.Addf("address", "%s is also the address of listener %q", lc.address, other)
 			}
 			addresses[lc.address] = lc.name
 		}
 		all = append(all, p)
-		if p.ok() {
+		if p.OK() {
 			out = append(out, lc)
 		}
 	}
@@ -99,7 +99,7 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 }
 
 func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listenerConfig {
-	p.onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters")
+	p.OnlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters")
 	lc := &listenerConfig{name: l.GetName(), direction: "outbound"}
 	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), true)
 	lc.inspect = parseListenerFilters(p, l.GetListenerFilters())
@@ -107,17 +107,17 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	chains := l.GetFilterChains()
 	switch {
 	case len(chains) == 0:
-		p.addf("filter_chains", "want at least one filter chain")
+		p.Addf("filter_chains", "want at least one filter chain")
 		return lc
 	case !lc.inspect && len(chains) != 1:
-		p.addf("filter_chains", "want exactly one filter chain without the HTTP inspector, got %d", len(chains))
+		p.Addf("filter_chains", "want exactly one filter chain without the HTTP inspector, got %d", len(chains))
 		return lc
 	}
 	if ts := chains[0].GetTransportSocket(); ts != nil {
 		path := "filter_chains[0].transport_socket"
 		if dt, ok := parseDownstreamTLS(p, path, ts); ok {
 			if tc, err := d.serverTLS(dt.matchers); err != nil {
-				p.addf(path, "%v", err)
+				p.Addf(path, "%v", err)
 			} else {
 				tc.NextProtos = dt.alpn
 				lc.tls, lc.direction = tc, "inbound"
@@ -128,7 +128,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	for i, fc := range chains {
 		path := fmt.Sprintf("filter_chains[%d]", i)
 		if i > 0 && !proto.Equal(fc.GetTransportSocket(), chains[0].GetTransportSocket()) {
-			p.addf(field(path, "transport_socket"), "must equal filter_chains[0].transport_socket")
+			p.Addf(field(path, "transport_socket"), "must equal filter_chains[0].transport_socket")
 		}
 		c := d.parseChain(p, path, fc, lc)
 		if len(c.protocols) == 0 {
@@ -137,7 +137,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 		lc.chains = append(lc.chains, c)
 	}
 	if defaults > 1 {
-		p.addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", defaults)
+		p.Addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", defaults)
 	}
 	return lc
 }
@@ -145,16 +145,16 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 // parseChain validates one filter chain of lc.
 func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterChain, lc *listenerConfig) *chainConfig {
 	c := &chainConfig{}
-	p.onlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
+	p.OnlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
 	if m := fc.GetFilterChainMatch(); m != nil {
 		mpath := field(path, "filter_chain_match")
-		p.onlyFields(mpath, m, "application_protocols")
+		p.OnlyFields(mpath, m, "application_protocols")
 		if !lc.inspect {
-			p.addf(mpath, "needs the HTTP inspector listener filter")
+			p.Addf(mpath, "needs the HTTP inspector listener filter")
 		}
 		for j, ap := range m.GetApplicationProtocols() {
 			if !slices.Contains(sniffedProtocols, ap) {
-				p.addf(fmt.Sprintf("%s.application_protocols[%d]", mpath, j), "unsupported protocol %q, want one of %q", ap, sniffedProtocols)
+				p.Addf(fmt.Sprintf("%s.application_protocols[%d]", mpath, j), "unsupported protocol %q, want one of %q", ap, sniffedProtocols)
 			}
 		}
 		c.protocols = m.GetApplicationProtocols()
@@ -162,11 +162,11 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 
 	filters := fc.GetFilters()
 	if len(filters) != 1 {
-		p.addf(field(path, "filters"), "want exactly one network filter, got %d", len(filters))
+		p.Addf(field(path, "filters"), "want exactly one network filter, got %d", len(filters))
 		return c
 	}
 	path = field(path, "filters[0]")
-	p.onlyFields(path, filters[0], "name", "typed_config")
+	p.OnlyFields(path, filters[0], "name", "typed_config")
 	if filters[0].GetTypedConfig().GetTypeUrl() == hcmTypeURL {
 		c.http = d.parseHCM(p, field(path, "typed_config"), filters[0].GetTypedConfig(), lc)
 		return c
@@ -176,11 +176,11 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 		return c
 	}
 	path = field(path, "typed_config")
-	p.onlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy")
+	p.OnlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy")
 	c.hashSourceIP = parseTCPHashPolicy(p, field(path, "hash_policy"), tp.GetHashPolicy())
 	c.cluster = tp.GetCluster()
 	if c.cluster == "" && tp.GetWeightedClusters() == nil {
-		p.addf(field(path, "cluster"), "missing")
+		p.Addf(field(path, "cluster"), "missing")
 	}
 	c.idleTimeout = parseDuration(p, field(path, "idle_timeout"), tp.GetIdleTimeout(), defaultIdleTimeout)
 	return c

@@ -22,29 +22,29 @@ func parseProtocolOptions(p *problems, c *clusterv3.Cluster) bool {
 	for _, key := range slices.Sorted(maps.Keys(opts)) {
 		path := fmt.Sprintf("typed_extension_protocol_options[%q]", key)
 		if key != httpProtocolOptions {
-			p.addf(path, "unsupported extension")
+			p.Addf(path, "unsupported extension")
 			continue
 		}
 		var o httpv3.HttpProtocolOptions
 		if !unpackTyped(p, path, opts[key], &o) {
 			continue
 		}
-		p.onlyFields(path, &o, "explicit_http_config")
+		p.OnlyFields(path, &o, "explicit_http_config")
 		e := o.GetExplicitHttpConfig()
 		path = field(path, "explicit_http_config")
 		if e == nil {
-			p.addf(path, "missing")
+			p.Addf(path, "missing")
 			continue
 		}
-		p.onlyFields(path, e, "http_protocol_options", "http2_protocol_options")
+		p.OnlyFields(path, e, "http_protocol_options", "http2_protocol_options")
 		switch pc := e.GetProtocolConfig().(type) {
 		case *httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions:
-			p.onlyFields(field(path, "http_protocol_options"), pc.HttpProtocolOptions)
+			p.OnlyFields(field(path, "http_protocol_options"), pc.HttpProtocolOptions)
 		case *httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions:
-			p.onlyFields(field(path, "http2_protocol_options"), pc.Http2ProtocolOptions)
+			p.OnlyFields(field(path, "http2_protocol_options"), pc.Http2ProtocolOptions)
 			http2 = true
 		case nil:
-			p.addf(field(path, "http2_protocol_options"), "missing")
+			p.Addf(field(path, "http2_protocol_options"), "missing")
 		}
 	}
 	return http2

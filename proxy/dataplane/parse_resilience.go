@@ -29,12 +29,12 @@ func parseCircuitBreakers(p *problems, c *clusterv3.Cluster) httpproxy.BreakerCo
 	if cb == nil {
 		return cfg
 	}
-	p.onlyFields(path, cb, "thresholds")
+	p.OnlyFields(path, cb, "thresholds")
 	for i, th := range cb.GetThresholds() {
 		at := index(field(path, "thresholds"), i)
-		p.onlyFields(at, th, "priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "retry_budget", "track_remaining")
+		p.OnlyFields(at, th, "priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "retry_budget", "track_remaining")
 		if th.GetPriority() != corev3.RoutingPriority_DEFAULT {
-			p.addf(field(at, "priority"), "unsupported priority %s", th.GetPriority())
+			p.Addf(field(at, "priority"), "unsupported priority %s", th.GetPriority())
 			continue
 		}
 		cfg.MaxConnections = positive(p, field(at, "max_connections"), th.GetMaxConnections())
@@ -43,12 +43,12 @@ func parseCircuitBreakers(p *problems, c *clusterv3.Cluster) httpproxy.BreakerCo
 		cfg.MaxRetries = positive(p, field(at, "max_retries"), th.GetMaxRetries())
 		if rb := th.GetRetryBudget(); rb != nil {
 			bat := field(at, "retry_budget")
-			p.onlyFields(bat, rb, "budget_percent", "min_retry_concurrency")
+			p.OnlyFields(bat, rb, "budget_percent", "min_retry_concurrency")
 			b := &httpproxy.RetryBudget{Percent: defaultBudgetPercent, MinConcurrency: defaultMinRetryConcurrency}
 			if v := rb.GetBudgetPercent(); v != nil {
 				b.Percent = v.GetValue()
 				if b.Percent < 0 || b.Percent > maxPercent {
-					p.addf(field(bat, "budget_percent"), "must be within [0, 100]")
+					p.Addf(field(bat, "budget_percent"), "must be within [0, 100]")
 				}
 			}
 			if v := rb.GetMinRetryConcurrency(); v != nil {
@@ -67,7 +67,7 @@ func positive(p *problems, path string, v *wrapperspb.UInt32Value) int64 {
 		return 0
 	}
 	if v.GetValue() == 0 {
-		p.addf(path, "must be at least 1")
+		p.Addf(path, "must be at least 1")
 	}
 	return int64(v.GetValue())
 }
@@ -80,7 +80,7 @@ func parseOutlierDetection(p *problems, c *clusterv3.Cluster) *httpproxy.Outlier
 	if od == nil {
 		return nil
 	}
-	p.onlyFields(path, od, "consecutive_5xx", "interval", "base_ejection_time", "max_ejection_percent",
+	p.OnlyFields(path, od, "consecutive_5xx", "interval", "base_ejection_time", "max_ejection_percent",
 		"enforcing_consecutive_5xx", "consecutive_gateway_failure", "enforcing_consecutive_gateway_failure",
 		"max_ejection_time", "always_eject_one_host")
 	cfg := httpproxy.DefaultOutlierConfig()
@@ -88,13 +88,13 @@ func parseOutlierDetection(p *problems, c *clusterv3.Cluster) *httpproxy.Outlier
 	if v := od.GetConsecutive_5Xx(); v != nil {
 		cfg.Consecutive5xx = v.GetValue()
 		if cfg.Consecutive5xx == 0 {
-			p.addf(field(path, "consecutive_5xx"), "must be at least 1")
+			p.Addf(field(path, "consecutive_5xx"), "must be at least 1")
 		}
 	}
 	if v := od.GetConsecutiveGatewayFailure(); v != nil {
 		cfg.ConsecutiveGatewayFailure = v.GetValue()
 		if cfg.ConsecutiveGatewayFailure == 0 {
-			p.addf(field(path, "consecutive_gateway_failure"), "must be at least 1")
+			p.Addf(field(path, "consecutive_gateway_failure"), "must be at least 1")
 		}
 	}
 	cfg.Enforcing5xx = percent(p, field(path, "enforcing_consecutive_5xx"), od.GetEnforcingConsecutive_5Xx(), cfg.Enforcing5xx)
@@ -112,7 +112,7 @@ func percent(p *problems, path string, v *wrapperspb.UInt32Value, def uint32) ui
 		return def
 	}
 	if v.GetValue() > maxPercent {
-		p.addf(path, "must be at most 100")
+		p.Addf(path, "must be at most 100")
 	}
 	return v.GetValue()
 }
@@ -124,7 +124,7 @@ func nonZero(p *problems, path string, d *durationpb.Duration, def time.Duration
 	}
 	v := parseDuration(p, path, d, def)
 	if v == 0 {
-		p.addf(path, "must be positive")
+		p.Addf(path, "must be positive")
 		return def
 	}
 	return v

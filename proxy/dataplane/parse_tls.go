@@ -28,28 +28,28 @@ type sanMatcher struct {
 // envoy.transport_sockets.tls with the given context type, and unpacks its
 // typed_config into msg.
 func parseTransportSocket(p *problems, path string, ts *corev3.TransportSocket, msg proto.Message) bool {
-	before := len(p.errs)
-	p.onlyFields(path, ts, "name", "typed_config")
+	before := p.Len()
+	p.OnlyFields(path, ts, "name", "typed_config")
 	if ts.GetName() != "" && ts.GetName() != tlsTransportSocket {
-		p.addf(field(path, "name"), "unsupported transport socket %q", ts.GetName())
+		p.Addf(field(path, "name"), "unsupported transport socket %q", ts.GetName())
 	}
 	unpackTyped(p, field(path, "typed_config"), ts.GetTypedConfig(), msg)
-	return len(p.errs) == before
+	return p.Len() == before
 }
 
 // unpackTyped unpacks a typed_config that must hold a msg.
 func unpackTyped(p *problems, path string, a *anypb.Any, msg proto.Message) bool {
 	if a == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return false
 	}
 	want := "type.googleapis.com/" + string(msg.ProtoReflect().Descriptor().FullName())
 	if a.GetTypeUrl() != want {
-		p.addf(path, "unsupported type %q", a.GetTypeUrl())
+		p.Addf(path, "unsupported type %q", a.GetTypeUrl())
 		return false
 	}
 	if err := a.UnmarshalTo(msg); err != nil {
-		p.addf(path, "%v", err)
+		p.Addf(path, "%v", err)
 		return false
 	}
 	return true
@@ -68,13 +68,13 @@ func parseDownstreamTLS(p *problems, path string, ts *corev3.TransportSocket) (*
 		return nil, false
 	}
 	path = field(path, "typed_config")
-	before := len(p.errs)
-	p.onlyFields(path, &dtc, "common_tls_context", "require_client_certificate")
+	before := p.Len()
+	p.OnlyFields(path, &dtc, "common_tls_context", "require_client_certificate")
 	if !dtc.GetRequireClientCertificate().GetValue() {
-		p.addf(field(path, "require_client_certificate"), "must be true")
+		p.Addf(field(path, "require_client_certificate"), "must be true")
 	}
 	matchers, alpn := parseCommonTLS(p, field(path, "common_tls_context"), dtc.GetCommonTlsContext())
-	return &downstreamTLS{matchers: matchers, alpn: alpn}, len(p.errs) == before
+	return &downstreamTLS{matchers: matchers, alpn: alpn}, p.Len() == before
 }
 
 // upstreamTLS is what a cluster's UpstreamTlsContext asks for.
@@ -91,10 +91,10 @@ func parseUpstreamTLS(p *problems, path string, ts *corev3.TransportSocket) (*up
 		return nil, false
 	}
 	path = field(path, "typed_config")
-	before := len(p.errs)
-	p.onlyFields(path, &utc, "common_tls_context", "sni")
+	before := p.Len()
+	p.OnlyFields(path, &utc, "common_tls_context", "sni")
 	matchers, alpn := parseCommonTLS(p, field(path, "common_tls_context"), utc.GetCommonTlsContext())
-	return &upstreamTLS{sni: utc.GetSni(), matchers: matchers, alpn: alpn}, len(p.errs) == before
+	return &upstreamTLS{sni: utc.GetSni(), matchers: matchers, alpn: alpn}, p.Len() == before
 }
 
 // parseCommonTLS checks that the certificate is SDS secret "default", the
@@ -102,14 +102,14 @@ func parseUpstreamTLS(p *problems, path string, ts *corev3.TransportSocket) (*up
 // and the ALPN protocols.
 func parseCommonTLS(p *problems, path string, c *tlsv3.CommonTlsContext) ([]sanMatcher, []string) {
 	if c == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return nil, nil
 	}
-	p.onlyFields(path, c, "tls_certificate_sds_secret_configs", "validation_context_sds_secret_config", "combined_validation_context", "alpn_protocols")
+	p.OnlyFields(path, c, "tls_certificate_sds_secret_configs", "validation_context_sds_secret_config", "combined_validation_context", "alpn_protocols")
 	alpn := c.GetAlpnProtocols()
 	for i, proto := range alpn {
 		if proto != "h2" && proto != "http/1.1" {
-			p.addf(index(field(path, "alpn_protocols"), i), "unsupported protocol %q, want h2 or http/1.1", proto)
+			p.Addf(index(field(path, "alpn_protocols"), i), "unsupported protocol %q, want h2 or http/1.1", proto)
 		}
 	}
 	return parseValidation(p, path, c), alpn
@@ -120,7 +120,7 @@ func parseCommonTLS(p *problems, path string, c *tlsv3.CommonTlsContext) ([]sanM
 func parseValidation(p *problems, path string, c *tlsv3.CommonTlsContext) []sanMatcher {
 	certs := c.GetTlsCertificateSdsSecretConfigs()
 	if len(certs) != 1 {
-		p.addf(field(path, "tls_certificate_sds_secret_configs"), "want exactly one secret, got %d", len(certs))
+		p.Addf(field(path, "tls_certificate_sds_secret_configs"), "want exactly one secret, got %d", len(certs))
 	} else {
 		parseSecret(p, index(field(path, "tls_certificate_sds_secret_configs"), 0), certs[0], certificateSecret)
 	}
@@ -131,7 +131,7 @@ func parseValidation(p *problems, path string, c *tlsv3.CommonTlsContext) []sanM
 	case c.GetCombinedValidationContext() != nil:
 		return parseCombinedValidation(p, field(path, "combined_validation_context"), c.GetCombinedValidationContext())
 	case c.GetValidationContextType() == nil:
-		p.addf(field(path, "combined_validation_context"), "missing")
+		p.Addf(field(path, "combined_validation_context"), "missing")
 	}
 	return nil
 }
@@ -139,16 +139,16 @@ func parseValidation(p *problems, path string, c *tlsv3.CommonTlsContext) []sanM
 // parseSecret checks an SDS secret reference. Its sds_config is not
 // consulted: the proxy resolves both secrets from its own identity.
 func parseSecret(p *problems, path string, s *tlsv3.SdsSecretConfig, want string) {
-	p.onlyFields(path, s, "name", "sds_config")
+	p.OnlyFields(path, s, "name", "sds_config")
 	if s.GetName() != want {
-		p.addf(field(path, "name"), "unknown secret %q, want %q", s.GetName(), want)
+		p.Addf(field(path, "name"), "unknown secret %q, want %q", s.GetName(), want)
 	}
 }
 
 func parseCombinedValidation(p *problems, path string, cv *tlsv3.CommonTlsContext_CombinedCertificateValidationContext) []sanMatcher {
-	p.onlyFields(path, cv, "default_validation_context", "validation_context_sds_secret_config")
+	p.OnlyFields(path, cv, "default_validation_context", "validation_context_sds_secret_config")
 	if s := cv.GetValidationContextSdsSecretConfig(); s == nil {
-		p.addf(field(path, "validation_context_sds_secret_config"), "missing")
+		p.Addf(field(path, "validation_context_sds_secret_config"), "missing")
 	} else {
 		parseSecret(p, field(path, "validation_context_sds_secret_config"), s, validationSecret)
 	}
@@ -157,7 +157,7 @@ func parseCombinedValidation(p *problems, path string, cv *tlsv3.CommonTlsContex
 		return nil
 	}
 	path = field(path, "default_validation_context")
-	p.onlyFields(path, vc, "match_typed_subject_alt_names")
+	p.OnlyFields(path, vc, "match_typed_subject_alt_names")
 	var out []sanMatcher
 	for i, m := range vc.GetMatchTypedSubjectAltNames() {
 		if sm, ok := parseSANMatcher(p, index(field(path, "match_typed_subject_alt_names"), i), m); ok {
@@ -168,33 +168,33 @@ func parseCombinedValidation(p *problems, path string, cv *tlsv3.CommonTlsContex
 }
 
 func parseSANMatcher(p *problems, path string, m *tlsv3.SubjectAltNameMatcher) (sanMatcher, bool) {
-	before := len(p.errs)
-	p.onlyFields(path, m, "san_type", "matcher")
+	before := p.Len()
+	p.OnlyFields(path, m, "san_type", "matcher")
 	if m.GetSanType() != tlsv3.SubjectAltNameMatcher_URI {
-		p.addf(field(path, "san_type"), "unsupported SAN type %s, want URI", m.GetSanType())
+		p.Addf(field(path, "san_type"), "unsupported SAN type %s, want URI", m.GetSanType())
 	}
 	var out sanMatcher
 	sm := m.GetMatcher()
 	path = field(path, "matcher")
 	if sm == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return out, false
 	}
-	p.onlyFields(path, sm, "exact", "prefix")
+	p.OnlyFields(path, sm, "exact", "prefix")
 	switch pattern := sm.GetMatchPattern().(type) {
 	case *matcherv3.StringMatcher_Exact:
 		id, err := spiffeid.FromString(pattern.Exact)
 		if err != nil {
-			p.addf(field(path, "exact"), "%q is not a SPIFFE ID: %v", pattern.Exact, err)
+			p.Addf(field(path, "exact"), "%q is not a SPIFFE ID: %v", pattern.Exact, err)
 		}
 		out.exact = id
 	case *matcherv3.StringMatcher_Prefix:
 		if !strings.HasPrefix(pattern.Prefix, "spiffe://") || len(pattern.Prefix) == len("spiffe://") {
-			p.addf(field(path, "prefix"), "%q is not a SPIFFE ID prefix", pattern.Prefix)
+			p.Addf(field(path, "prefix"), "%q is not a SPIFFE ID prefix", pattern.Prefix)
 		}
 		out.prefix = pattern.Prefix
 	case nil:
-		p.addf(field(path, "exact"), "missing")
+		p.Addf(field(path, "exact"), "missing")
 	}
-	return out, len(p.errs) == before
+	return out, p.Len() == before
 }

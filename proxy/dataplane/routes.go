@@ -41,7 +41,7 @@ func parseRoutes(routes []*routev3.RouteConfiguration) (map[string]*route.Table,
 	names := make([]string, 0, len(routes))
 	for _, rc := range routes {
 		if rc.GetName() == "" {
-			errs = append(errs, missingName("route_config").errs...)
+			errs = append(errs, missingName("route_config").Errs()...)
 			continue
 		}
 		names = append(names, rc.GetName())
@@ -53,7 +53,7 @@ func parseRoutes(routes []*routev3.RouteConfiguration) (map[string]*route.Table,
 		tables[rc.GetName()] = t
 	}
 	for _, p := range duplicates("route_config", names) {
-		errs = append(errs, p.errs...)
+		errs = append(errs, p.Errs()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

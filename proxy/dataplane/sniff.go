@@ -45,15 +45,15 @@ const (
 // whether they hold the HTTP inspector, the only one supported.
 func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) bool {
 	if len(fs) > 1 {
-		p.addf("listener_filters", "want at most one listener filter, got %d", len(fs))
+		p.Addf("listener_filters", "want at most one listener filter, got %d", len(fs))
 	}
 	found := false
 	for i, f := range fs {
 		path := fmt.Sprintf("listener_filters[%d]", i)
-		p.onlyFields(path, f, "name", "typed_config")
+		p.OnlyFields(path, f, "name", "typed_config")
 		var hi httpinspectorv3.HttpInspector
 		if unpackTyped(p, field(path, "typed_config"), f.GetTypedConfig(), &hi) {
-			p.onlyFields(field(path, "typed_config"), &hi)
+			p.OnlyFields(field(path, "typed_config"), &hi)
 			found = true
 		}
 	}

@@ -13,11 +13,11 @@ import (
 // and only source_ip is supported here.
 func parseTCPHashPolicy(p *problems, path string, hps []*typev3.HashPolicy) bool {
 	if len(hps) > 1 {
-		p.addf(path, "at most one hash policy is supported, got %d", len(hps))
+		p.Addf(path, "at most one hash policy is supported, got %d", len(hps))
 	}
 	for i, hp := range hps {
 		if hp.GetSourceIp() == nil {
-			p.addf(index(path, i), "only source_ip is supported")
+			p.Addf(index(path, i), "only source_ip is supported")
 		}
 	}
 	return len(hps) > 0

@@ -84,14 +84,14 @@ func querySuffix(q *request) string {
 
 // compilePathRewrite compiles a RegexMatchAndSubstitute.
 func compileRegexRewrite(p *problems, path string, rr *matcherv3.RegexMatchAndSubstitute) pathRewrite {
-	p.onlyFields(path, rr, "pattern", "substitution")
+	p.OnlyFields(path, rr, "pattern", "substitution")
 	re := compileRegex(p, field(path, "pattern"), rr.GetPattern(), false)
 	if re == nil {
 		return pathRewrite{}
 	}
 	subst, msg := goSubstitution(rr.GetSubstitution(), re.NumSubexp())
 	if msg != "" {
-		p.addf(field(path, "substitution"), "%s", msg)
+		p.Addf(field(path, "substitution"), "%s", msg)
 		return pathRewrite{}
 	}
 	return pathRewrite{re: re, subst: subst}
@@ -126,29 +126,29 @@ func goSubstitution(s string, groups int) (string, string) {
 }
 
 func compileRouteAction(p *problems, path string, ra *routev3.RouteAction, chain levels) (*forwardAction, *Route) {
-	p.onlyFields(path, ra, "cluster", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
+	p.OnlyFields(path, ra, "cluster", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
 		"host_rewrite_literal", "auto_host_rewrite", "timeout", "retry_policy", "hash_policy")
 	a := &forwardAction{host: ra.GetHostRewriteLiteral(), autoHost: ra.GetAutoHostRewrite().GetValue()}
 	switch cs := ra.GetClusterSpecifier().(type) {
 	case *routev3.RouteAction_Cluster:
 		a.cluster = cs.Cluster
 		if a.cluster == "" {
-			p.addf(field(path, "cluster"), "empty")
+			p.Addf(field(path, "cluster"), "empty")
 		}
 	case *routev3.RouteAction_WeightedClusters:
 		compileWeighted(p, field(path, "weighted_clusters"), cs.WeightedClusters, a, chain)
 	case nil:
-		p.addf(path, "one of cluster or weighted_clusters is required")
+		p.Addf(path, "one of cluster or weighted_clusters is required")
 	}
 	if _, ok := ra.GetHostRewriteSpecifier().(*routev3.RouteAction_HostRewriteLiteral); ok && a.host == "" {
-		p.addf(field(path, "host_rewrite_literal"), "empty")
+		p.Addf(field(path, "host_rewrite_literal"), "empty")
 	}
 	if ra.GetPrefixRewrite() != "" {
 		a.rewrite = pathRewrite{prefix: ra.GetPrefixRewrite(), hasPrefix: true}
 	}
 	if rr := ra.GetRegexRewrite(); rr != nil {
 		if a.rewrite.hasPrefix {
-			p.addf(path, "only one of prefix_rewrite and regex_rewrite may be set")
+			p.Addf(path, "only one of prefix_rewrite and regex_rewrite may be set")
 		} else {
 			a.rewrite = compileRegexRewrite(p, field(path, "regex_rewrite"), rr)
 		}
@@ -169,20 +169,20 @@ func compileRouteAction(p *problems, path string, ra *routev3.RouteAction, chain
 }
 
 func compileWeighted(p *problems, path string, wc *routev3.WeightedCluster, a *forwardAction, chain levels) {
-	p.onlyFields(path, wc, "clusters")
+	p.OnlyFields(path, wc, "clusters")
 	if len(wc.GetClusters()) == 0 {
-		p.addf(field(path, "clusters"), "at least one cluster is required")
+		p.Addf(field(path, "clusters"), "at least one cluster is required")
 		return
 	}
 	for i, cw := range wc.GetClusters() {
 		at := index(field(path, "clusters"), i)
-		p.onlyFields(at, cw, "name", "weight", "request_headers_to_add", "request_headers_to_remove",
+		p.OnlyFields(at, cw, "name", "weight", "request_headers_to_add", "request_headers_to_remove",
 			"response_headers_to_add", "response_headers_to_remove", "host_rewrite_literal")
 		if cw.GetName() == "" {
-			p.addf(field(at, "name"), "empty")
+			p.Addf(field(at, "name"), "empty")
 		}
 		if _, ok := cw.GetHostRewriteSpecifier().(*routev3.WeightedCluster_ClusterWeight_HostRewriteLiteral); ok && cw.GetHostRewriteLiteral() == "" {
-			p.addf(field(at, "host_rewrite_literal"), "empty")
+			p.Addf(field(at, "host_rewrite_literal"), "empty")
 		}
 		req, resp := headerLists{
 			reqAdd: cw.GetRequestHeadersToAdd(), reqRemove: cw.GetRequestHeadersToRemove(),
@@ -199,6 +199,6 @@ func compileWeighted(p *problems, path string, wc *routev3.WeightedCluster, a *f
 		})
 	}
 	if a.total == 0 {
-		p.addf(field(path, "clusters"), "the sum of the weights must be greater than 0")
+		p.Addf(field(path, "clusters"), "the sum of the weights must be greater than 0")
 	}
 }

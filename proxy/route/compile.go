@@ -49,8 +49,8 @@ func Compile(rc *routev3.RouteConfiguration) (*Table, error) {
 	if rc == nil {
 		return nil, errors.New("route_config: missing")
 	}
-	p := &problems{name: rc.GetName()}
-	p.onlyFields("", rc, "name", "virtual_hosts", "response_headers_to_add", "response_headers_to_remove",
+	p := newProblems(rc.GetName())
+	p.OnlyFields("", rc, "name", "virtual_hosts", "response_headers_to_add", "response_headers_to_remove",
 		"request_headers_to_add", "request_headers_to_remove", "most_specific_header_mutations_wins",
 		"ignore_port_in_host_matching", "max_direct_response_body_size_bytes")
 	cfg := compileConfig{maxBody: defaultMaxDirectBody, mostSpecificWins: rc.GetMostSpecificHeaderMutationsWins()}
@@ -72,30 +72,30 @@ func Compile(rc *routev3.RouteConfiguration) (*Table, error) {
 		vh := cfg.virtualHost(p, path, vhc)
 		if vh.name != "" {
 			if first, dup := names[vh.name]; dup {
-				p.addf(field(path, "name"), "duplicate virtual host name %q (also virtual_hosts[%d])", vh.name, first)
+				p.Addf(field(path, "name"), "duplicate virtual host name %q (also virtual_hosts[%d])", vh.name, first)
 			} else {
 				names[vh.name] = i
 			}
 		}
 		if len(vhc.GetDomains()) == 0 {
-			p.addf(field(path, "domains"), "at least one domain is required")
+			p.Addf(field(path, "domains"), "at least one domain is required")
 		}
 		for j, d := range vhc.GetDomains() {
 			at := index(field(path, "domains"), j)
 			if msg := checkDomain(d); msg != "" {
-				p.addf(at, "%s: %q", msg, d)
+				p.Addf(at, "%s: %q", msg, d)
 				continue
 			}
 			d = lowerASCII(d)
 			if first, dup := domains[d]; dup {
-				p.addf(at, "duplicate domain %q (also %s)", d, first)
+				p.Addf(at, "duplicate domain %q (also %s)", d, first)
 				continue
 			}
 			domains[d] = at
 			t.vhosts.add(d, vh)
 		}
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -109,11 +109,11 @@ type compileConfig struct {
 }
 
 func (c *compileConfig) virtualHost(p *problems, path string, vhc *routev3.VirtualHost) *virtualHost {
-	p.onlyFields(path, vhc, "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
+	p.OnlyFields(path, vhc, "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
 		"response_headers_to_add", "response_headers_to_remove")
 	vh := &virtualHost{name: vhc.GetName()}
 	if vh.name == "" {
-		p.addf(field(path, "name"), "empty")
+		p.Addf(field(path, "name"), "empty")
 	}
 	vreq, vresp := headerLists{
 		reqAdd: vhc.GetRequestHeadersToAdd(), reqRemove: vhc.GetRequestHeadersToRemove(),
@@ -121,7 +121,7 @@ func (c *compileConfig) virtualHost(p *problems, path string, vhc *routev3.Virtu
 	}.compile(p, path)
 	for i, rc := range vhc.GetRoutes() {
 		at := index(field(path, "routes"), i)
-		p.onlyFields(at, rc, "name", "match", "route", "redirect", "direct_response",
+		p.OnlyFields(at, rc, "name", "match", "route", "redirect", "direct_response",
 			"request_headers_to_add", "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove")
 		rreq, rresp := headerLists{
 			reqAdd: rc.GetRequestHeadersToAdd(), reqRemove: rc.GetRequestHeadersToRemove(),
@@ -147,7 +147,7 @@ func (c *compileConfig) virtualHost(p *problems, path string, vhc *routev3.Virtu
 			r.direct = c.directResponse(p, field(at, "direct_response"), a.DirectResponse)
 			r.reqHeaders = nil
 		case nil:
-			p.addf(at, "one of route, redirect or direct_response is required")
+			p.Addf(at, "one of route, redirect or direct_response is required")
 		}
 		if r.pub == nil {
 			r.pub = &Route{}
@@ -159,14 +159,14 @@ func (c *compileConfig) virtualHost(p *problems, path string, vhc *routev3.Virtu
 }
 
 func (c *compileConfig) directResponse(p *problems, path string, dr *routev3.DirectResponseAction) *DirectResponse {
-	p.onlyFields(path, dr, "status", "body")
+	p.OnlyFields(path, dr, "status", "body")
 	d := &DirectResponse{Status: int(dr.GetStatus())}
 	if d.Status < 200 || d.Status > 599 {
-		p.addf(field(path, "status"), "%d is not in [200, 599]", dr.GetStatus())
+		p.Addf(field(path, "status"), "%d is not in [200, 599]", dr.GetStatus())
 	}
 	if b := dr.GetBody(); b != nil {
 		at := field(path, "body")
-		p.onlyFields(at, b, "inline_bytes", "inline_string")
+		p.OnlyFields(at, b, "inline_bytes", "inline_string")
 		switch s := b.GetSpecifier().(type) {
 		case *corev3.DataSource_InlineBytes:
 			d.Body = s.InlineBytes
@@ -174,7 +174,7 @@ func (c *compileConfig) directResponse(p *problems, path string, dr *routev3.Dir
 			d.Body = []byte(s.InlineString)
 		}
 		if len(d.Body) > c.maxBody {
-			p.addf(at, "%d bytes is more than max_direct_response_body_size_bytes (%d)", len(d.Body), c.maxBody)
+			p.Addf(at, "%d bytes is more than max_direct_response_body_size_bytes (%d)", len(d.Body), c.maxBody)
 		}
 	}
 	return d

@@ -100,7 +100,7 @@ func compileMutation(p *problems, path, addField, removeField string, add []*cor
 	for i, name := range remove {
 		at := index(field(path, removeField), i)
 		if msg := checkMutableHeader(name, request); msg != "" {
-			p.addf(at, "%s", msg)
+			p.Addf(at, "%s", msg)
 			continue
 		}
 		m.Remove = append(m.Remove, http.CanonicalHeaderKey(name))
@@ -118,30 +118,30 @@ func compileMutation(p *problems, path, addField, removeField string, add []*cor
 }
 
 func compileHeaderAdd(p *problems, path string, o *corev3.HeaderValueOption, request bool) (HeaderAdd, bool) {
-	p.onlyFields(path, o, "header", "append_action", "keep_empty_value")
+	p.OnlyFields(path, o, "header", "append_action", "keep_empty_value")
 	hv := o.GetHeader()
 	if hv == nil {
-		p.addf(field(path, "header"), "missing")
+		p.Addf(field(path, "header"), "missing")
 		return HeaderAdd{}, false
 	}
 	hp := field(path, "header")
-	p.onlyFields(hp, hv, "key", "value", "raw_value")
+	p.OnlyFields(hp, hv, "key", "value", "raw_value")
 	ok := true
 	if msg := checkMutableHeader(hv.GetKey(), request); msg != "" {
-		p.addf(field(hp, "key"), "%s", msg)
+		p.Addf(field(hp, "key"), "%s", msg)
 		ok = false
 	}
 	raw := hv.GetValue()
 	if len(hv.GetRawValue()) > 0 {
 		if raw != "" {
-			p.addf(hp, "only one of value and raw_value may be set")
+			p.Addf(hp, "only one of value and raw_value may be set")
 			ok = false
 		}
 		raw = string(hv.GetRawValue())
 	}
 	value, msg := literalHeaderValue(raw)
 	if msg != "" {
-		p.addf(field(hp, "value"), "%s", msg)
+		p.Addf(field(hp, "value"), "%s", msg)
 		ok = false
 	}
 	var action HeaderAction
@@ -155,7 +155,7 @@ func compileHeaderAdd(p *problems, path string, o *corev3.HeaderValueOption, req
 	case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS:
 		action = OverwriteIfExists
 	default:
-		p.addf(field(path, "append_action"), "unknown action %d", o.GetAppendAction())
+		p.Addf(field(path, "append_action"), "unknown action %d", o.GetAppendAction())
 		ok = false
 	}
 	if !ok || (value == "" && !o.GetKeepEmptyValue()) {

@@ -126,10 +126,10 @@ func (m *routeMatcher) match(q *request) bool {
 func compileRouteMatch(p *problems, path string, rm *routev3.RouteMatch) routeMatcher {
 	var m routeMatcher
 	if rm == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return m
 	}
-	p.onlyFields(path, rm, "prefix", "path", "safe_regex", "path_separated_prefix",
+	p.OnlyFields(path, rm, "prefix", "path", "safe_regex", "path_separated_prefix",
 		"case_sensitive", "headers", "query_parameters")
 	m.path.caseSensitive = rm.GetCaseSensitive() == nil || rm.GetCaseSensitive().GetValue()
 	switch ps := rm.GetPathSpecifier().(type) {
@@ -141,16 +141,16 @@ func compileRouteMatch(p *problems, path string, rm *routev3.RouteMatch) routeMa
 		m.path.kind, m.path.value = pathSeparatedPrefix, ps.PathSeparatedPrefix
 		v := ps.PathSeparatedPrefix
 		if v == "" || strings.ContainsAny(v, "?#") || strings.HasSuffix(v, "/") {
-			p.addf(field(path, "path_separated_prefix"), "must be non-empty, without '?' or '#', and not end in '/'")
+			p.Addf(field(path, "path_separated_prefix"), "must be non-empty, without '?' or '#', and not end in '/'")
 		}
 	case *routev3.RouteMatch_SafeRegex:
 		m.path.kind = pathRegex
 		m.path.re = compileRegex(p, field(path, "safe_regex"), ps.SafeRegex, true)
 		if rm.GetCaseSensitive() != nil {
-			p.addf(field(path, "case_sensitive"), "has no effect with safe_regex")
+			p.Addf(field(path, "case_sensitive"), "has no effect with safe_regex")
 		}
 	case nil:
-		p.addf(path, "one of prefix, path, safe_regex or path_separated_prefix is required")
+		p.Addf(path, "one of prefix, path, safe_regex or path_separated_prefix is required")
 	}
 	if !m.path.caseSensitive {
 		m.path.value = lowerASCII(m.path.value)
@@ -162,15 +162,15 @@ func compileRouteMatch(p *problems, path string, rm *routev3.RouteMatch) routeMa
 	}
 	for i, qm := range rm.GetQueryParameters() {
 		at := index(field(path, "query_parameters"), i)
-		p.onlyFields(at, qm, "name", "string_match", "present_match")
+		p.OnlyFields(at, qm, "name", "string_match", "present_match")
 		if qm.GetName() == "" {
-			p.addf(field(at, "name"), "empty")
+			p.Addf(field(at, "name"), "empty")
 		}
 		c := queryMatcher{name: qm.GetName()}
 		if sm := qm.GetStringMatch(); sm != nil {
 			c.str = compileStringMatcher(p, field(at, "string_match"), sm)
 		} else if _, ok := qm.GetQueryParameterMatchSpecifier().(*routev3.QueryParameterMatcher_PresentMatch); ok && !qm.GetPresentMatch() {
-			p.addf(field(at, "present_match"), "false is not supported")
+			p.Addf(field(at, "present_match"), "false is not supported")
 		}
 		m.query = append(m.query, c)
 	}
@@ -178,17 +178,17 @@ func compileRouteMatch(p *problems, path string, rm *routev3.RouteMatch) routeMa
 }
 
 func compileHeaderMatcher(p *problems, path string, hm *routev3.HeaderMatcher) (headerMatcher, bool) {
-	p.onlyFields(path, hm, "name", "range_match", "present_match", "string_match", "invert_match", "treat_missing_header_as_empty")
+	p.OnlyFields(path, hm, "name", "range_match", "present_match", "string_match", "invert_match", "treat_missing_header_as_empty")
 	m := headerMatcher{invert: hm.GetInvertMatch(), missingEmpty: hm.GetTreatMissingHeaderAsEmpty()}
 	name := hm.GetName()
 	switch {
 	case name == ":method", name == ":authority", name == ":path", name == ":scheme":
 		m.name = name
 	case strings.HasPrefix(name, ":"):
-		p.addf(field(path, "name"), "unsupported pseudo-header %q", name)
+		p.Addf(field(path, "name"), "unsupported pseudo-header %q", name)
 		return m, false
 	case !validHeaderName(name):
-		p.addf(field(path, "name"), "invalid header name %q", name)
+		p.Addf(field(path, "name"), "invalid header name %q", name)
 		return m, false
 	default:
 		m.name = http.CanonicalHeaderKey(name)
@@ -202,7 +202,7 @@ func compileHeaderMatcher(p *problems, path string, hm *routev3.HeaderMatcher) (
 		m.present = &present
 	case *routev3.HeaderMatcher_RangeMatch:
 		r := s.RangeMatch
-		p.onlyFields(field(path, "range_match"), r, "start", "end")
+		p.OnlyFields(field(path, "range_match"), r, "start", "end")
 		m.rangeMatch = &[2]int64{r.GetStart(), r.GetEnd()}
 	case nil:
 		present := true

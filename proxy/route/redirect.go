@@ -84,7 +84,7 @@ func redirectStatus(c routev3.RedirectAction_RedirectResponseCode) (int, bool) {
 }
 
 func compileRedirect(p *problems, path string, ra *routev3.RedirectAction) *redirectAction {
-	p.onlyFields(path, ra, "https_redirect", "scheme_redirect", "host_redirect", "port_redirect",
+	p.OnlyFields(path, ra, "https_redirect", "scheme_redirect", "host_redirect", "port_redirect",
 		"path_redirect", "prefix_rewrite", "regex_rewrite", "response_code", "strip_query")
 	a := &redirectAction{host: ra.GetHostRedirect(), stripQuery: ra.GetStripQuery()}
 	switch s := ra.GetSchemeRewriteSpecifier().(type) {
@@ -95,15 +95,15 @@ func compileRedirect(p *problems, path string, ra *routev3.RedirectAction) *redi
 	case *routev3.RedirectAction_SchemeRedirect:
 		a.scheme = strings.ToLower(s.SchemeRedirect)
 		if !validScheme(a.scheme) {
-			p.addf(field(path, "scheme_redirect"), "invalid scheme %q", s.SchemeRedirect)
+			p.Addf(field(path, "scheme_redirect"), "invalid scheme %q", s.SchemeRedirect)
 		}
 	}
 	if strings.ContainsAny(a.host, "/?#@ \t\r\n") {
-		p.addf(field(path, "host_redirect"), "invalid host %q", a.host)
+		p.Addf(field(path, "host_redirect"), "invalid host %q", a.host)
 	}
 	switch port := ra.GetPortRedirect(); {
 	case port > 65535:
-		p.addf(field(path, "port_redirect"), "%d is not a port", port)
+		p.Addf(field(path, "port_redirect"), "%d is not a port", port)
 	case port > 0:
 		a.port = ":" + strconv.FormatUint(uint64(port), 10)
 	}
@@ -112,7 +112,7 @@ func compileRedirect(p *problems, path string, ra *routev3.RedirectAction) *redi
 		a.path, a.hasPath = ps.PathRedirect, true
 		a.pathHasQuery = strings.Contains(a.path, "?")
 		if strings.ContainsAny(a.path, "\x00\r\n") {
-			p.addf(field(path, "path_redirect"), "invalid character")
+			p.Addf(field(path, "path_redirect"), "invalid character")
 		}
 	case *routev3.RedirectAction_PrefixRewrite:
 		a.rewrite = pathRewrite{prefix: ps.PrefixRewrite, hasPrefix: true}
@@ -121,7 +121,7 @@ func compileRedirect(p *problems, path string, ra *routev3.RedirectAction) *redi
 	}
 	status, ok := redirectStatus(ra.GetResponseCode())
 	if !ok {
-		p.addf(field(path, "response_code"), "unknown code %d", ra.GetResponseCode())
+		p.Addf(field(path, "response_code"), "unknown code %d", ra.GetResponseCode())
 	}
 	a.status = status
 	return a

@@ -54,7 +54,7 @@ const (
 )
 
 func compileRetryPolicy(p *problems, path string, rp *routev3.RetryPolicy) *RetryPolicy {
-	p.onlyFields(path, rp, "retry_on", "num_retries", "per_try_timeout", "retriable_status_codes", "retry_back_off")
+	p.OnlyFields(path, rp, "retry_on", "num_retries", "per_try_timeout", "retriable_status_codes", "retry_back_off")
 	r := &RetryPolicy{NumRetries: 1, BackOff: BackOff{Base: defaultBackOffBase, Max: defaultBackOffMax}}
 	for tok := range strings.SplitSeq(rp.GetRetryOn(), ",") {
 		tok = strings.TrimSpace(tok)
@@ -63,7 +63,7 @@ func compileRetryPolicy(p *problems, path string, rp *routev3.RetryPolicy) *Retr
 		}
 		c, ok := retryCondition(tok)
 		if !ok {
-			p.addf(field(path, "retry_on"), "unsupported condition %q", tok)
+			p.Addf(field(path, "retry_on"), "unsupported condition %q", tok)
 			continue
 		}
 		r.On |= c
@@ -76,38 +76,38 @@ func compileRetryPolicy(p *problems, path string, rp *routev3.RetryPolicy) *Retr
 	}
 	for i, code := range rp.GetRetriableStatusCodes() {
 		if code < 100 || code > 599 {
-			p.addf(index(field(path, "retriable_status_codes"), i), "%d is not an HTTP status code", code)
+			p.Addf(index(field(path, "retriable_status_codes"), i), "%d is not an HTTP status code", code)
 		}
 	}
 	r.RetriableStatusCodes = rp.GetRetriableStatusCodes()
 	if bo := rp.GetRetryBackOff(); bo != nil {
 		at := field(path, "retry_back_off")
-		p.onlyFields(at, bo, "base_interval", "max_interval")
+		p.OnlyFields(at, bo, "base_interval", "max_interval")
 		if bo.GetBaseInterval() == nil {
-			p.addf(field(at, "base_interval"), "missing")
+			p.Addf(field(at, "base_interval"), "missing")
 		}
 		r.BackOff.Base = duration(p, field(at, "base_interval"), bo.GetBaseInterval())
 		r.BackOff.Max = 10 * r.BackOff.Base
 		if bo.GetMaxInterval() != nil {
 			r.BackOff.Max = duration(p, field(at, "max_interval"), bo.GetMaxInterval())
 			if r.BackOff.Max < r.BackOff.Base {
-				p.addf(field(at, "max_interval"), "must not be less than base_interval")
+				p.Addf(field(at, "max_interval"), "must not be less than base_interval")
 			}
 		}
 		if bo.GetBaseInterval() != nil && r.BackOff.Base < time.Millisecond {
-			p.addf(field(at, "base_interval"), "must be at least 1ms")
+			p.Addf(field(at, "base_interval"), "must be at least 1ms")
 		}
 	}
 	return r
 }
 
 func compileHashPolicy(p *problems, path string, hp *routev3.RouteAction_HashPolicy) (HashPolicy, bool) {
-	p.onlyFields(path, hp, "header", "cookie", "connection_properties", "terminal")
+	p.OnlyFields(path, hp, "header", "cookie", "connection_properties", "terminal")
 	h := HashPolicy{Terminal: hp.GetTerminal()}
 	switch ps := hp.GetPolicySpecifier().(type) {
 	case *routev3.RouteAction_HashPolicy_Header_:
 		at := field(path, "header")
-		p.onlyFields(at, ps.Header, "header_name")
+		p.OnlyFields(at, ps.Header, "header_name")
 		name := ps.Header.GetHeaderName()
 		switch {
 		case name == ":authority", name == ":path", name == ":method", name == ":scheme":
@@ -115,29 +115,29 @@ func compileHashPolicy(p *problems, path string, hp *routev3.RouteAction_HashPol
 		case strings.EqualFold(name, "host"):
 			h.Kind, h.Name = HashHeader, ":authority"
 		case !validHeaderName(name):
-			p.addf(field(at, "header_name"), "invalid header name %q", name)
+			p.Addf(field(at, "header_name"), "invalid header name %q", name)
 			return h, false
 		default:
 			h.Kind, h.Name = HashHeader, http.CanonicalHeaderKey(name)
 		}
 	case *routev3.RouteAction_HashPolicy_Cookie_:
 		at := field(path, "cookie")
-		p.onlyFields(at, ps.Cookie, "name")
+		p.OnlyFields(at, ps.Cookie, "name")
 		if ps.Cookie.GetName() == "" {
-			p.addf(field(at, "name"), "empty")
+			p.Addf(field(at, "name"), "empty")
 			return h, false
 		}
 		h.Kind, h.Name = HashCookie, ps.Cookie.GetName()
 	case *routev3.RouteAction_HashPolicy_ConnectionProperties_:
 		at := field(path, "connection_properties")
-		p.onlyFields(at, ps.ConnectionProperties, "source_ip")
+		p.OnlyFields(at, ps.ConnectionProperties, "source_ip")
 		if !ps.ConnectionProperties.GetSourceIp() {
-			p.addf(field(at, "source_ip"), "must be true")
+			p.Addf(field(at, "source_ip"), "must be true")
 			return h, false
 		}
 		h.Kind = HashSourceIP
 	case nil:
-		p.addf(path, "one of header, cookie or connection_properties is required")
+		p.Addf(path, "one of header, cookie or connection_properties is required")
 		return h, false
 	default:
 		return h, false // reported by onlyFields
@@ -152,11 +152,11 @@ func duration(p *problems, path string, d *durationpb.Duration) time.Duration {
 		return 0
 	}
 	if err := d.CheckValid(); err != nil {
-		p.wrap(path, err)
+		p.Wrap(path, err)
 		return 0
 	}
 	if d.AsDuration() < 0 {
-		p.addf(path, "must not be negative")
+		p.Addf(path, "must not be negative")
 		return 0
 	}
 	return d.AsDuration()

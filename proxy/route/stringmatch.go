@@ -55,10 +55,10 @@ func (m *stringMatcher) match(v string) bool {
 // compileStringMatcher compiles sm found at path; nil when it has problems.
 func compileStringMatcher(p *problems, path string, sm *matcherv3.StringMatcher) *stringMatcher {
 	if sm == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return nil
 	}
-	p.onlyFields(path, sm, "exact", "prefix", "suffix", "safe_regex", "contains", "ignore_case")
+	p.OnlyFields(path, sm, "exact", "prefix", "suffix", "safe_regex", "contains", "ignore_case")
 	m := &stringMatcher{ignoreCase: sm.GetIgnoreCase()}
 	switch pat := sm.GetMatchPattern().(type) {
 	case *matcherv3.StringMatcher_Exact:
@@ -73,20 +73,20 @@ func compileStringMatcher(p *problems, path string, sm *matcherv3.StringMatcher)
 		m.kind = matchRegex
 		m.re = compileRegex(p, field(path, "safe_regex"), pat.SafeRegex, true)
 		if m.ignoreCase {
-			p.addf(field(path, "ignore_case"), "has no effect with safe_regex")
+			p.Addf(field(path, "ignore_case"), "has no effect with safe_regex")
 		}
 		if m.re == nil {
 			return nil
 		}
 		return m
 	case nil:
-		p.addf(path, "one of exact, prefix, suffix, safe_regex or contains is required")
+		p.Addf(path, "one of exact, prefix, suffix, safe_regex or contains is required")
 		return nil
 	default:
 		return nil // reported by onlyFields
 	}
 	if m.kind != matchExact && m.value == "" {
-		p.addf(path, "empty %s", [...]string{"", "prefix", "suffix", "contains"}[m.kind])
+		p.Addf(path, "empty %s", [...]string{"", "prefix", "suffix", "contains"}[m.kind])
 		return nil
 	}
 	if m.ignoreCase {
@@ -101,17 +101,17 @@ func compileStringMatcher(p *problems, path string, sm *matcherv3.StringMatcher)
 // message about the expression as written.
 func compileRegex(p *problems, path string, rm *matcherv3.RegexMatcher, full bool) *regexp.Regexp {
 	if rm == nil {
-		p.addf(path, "missing")
+		p.Addf(path, "missing")
 		return nil
 	}
-	p.onlyFields(path, rm, "regex")
+	p.OnlyFields(path, rm, "regex")
 	re, err := regexp.Compile(rm.GetRegex())
 	if err != nil {
-		p.wrap(field(path, "regex"), err)
+		p.Wrap(field(path, "regex"), err)
 		return nil
 	}
 	if rm.GetRegex() == "" {
-		p.addf(field(path, "regex"), "empty")
+		p.Addf(field(path, "regex"), "empty")
 		return nil
 	}
 	if !full {
