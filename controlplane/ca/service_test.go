@@ -37,9 +37,18 @@ type caServer struct {
 
 func startCAServer(t *testing.T, cfg ca.ServiceConfig, entries []ca.TokenEntry) *caServer {
 	t.Helper()
-	auth := newAuthority(t, nil)
 	reg := prometheus.NewRegistry()
 	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return entries })
+	auth, client := serveCA(t, authn, cfg, reg)
+	return &caServer{auth: auth, reg: reg, client: client}
+}
+
+// serveCA serves a CA Service with a fresh authority over gRPC/TLS on
+// loopback and returns the authority and a client that checks the
+// control plane's identity. reg may be nil.
+func serveCA(t *testing.T, authn ca.Authenticator, cfg ca.ServiceConfig, reg prometheus.Registerer) (*ca.Authority, cav1.CertificateServiceClient) {
+	t.Helper()
+	auth := newAuthority(t, nil)
 	svc, err := ca.NewService(auth, authn, cfg, nil, reg)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
@@ -62,16 +71,14 @@ func startCAServer(t *testing.T, cfg ca.ServiceConfig, entries []ca.TokenEntry) 
 			t.Errorf("Serve: %v", err)
 		}
 	})
-
-	bundle := x509bundle.FromX509Authorities(td, auth.Bundle())
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(
-		tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(meshid.ControlPlane(td))),
+		tlsconfig.TLSClientConfig(x509bundle.FromX509Authorities(td, auth.Bundle()), tlsconfig.AuthorizeID(meshid.ControlPlane(td))),
 	)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &caServer{auth: auth, reg: reg, client: cav1.NewCertificateServiceClient(conn)}
+	return auth, cav1.NewCertificateServiceClient(conn)
 }
 
 func csrDER(t *testing.T, ids ...spiffeid.ID) []byte {

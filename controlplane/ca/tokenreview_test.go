@@ -1,18 +1,14 @@
 package ca_test
 
 import (
-	"crypto/tls"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
-	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -20,44 +16,13 @@ import (
 
 	cav1 "github.com/weftmesh/weft/api/ca/v1"
 	"github.com/weftmesh/weft/controlplane/ca"
-	"github.com/weftmesh/weft/meshid"
 )
 
 // startServiceWith serves a CA Service that authenticates with authn over
 // gRPC/TLS on loopback and returns its authority and a client.
 func startServiceWith(t *testing.T, authn ca.Authenticator) (*ca.Authority, cav1.CertificateServiceClient) {
 	t.Helper()
-	auth := newAuthority(t, nil)
-	svc, err := ca.NewService(auth, authn, ca.ServiceConfig{}, nil, nil)
-	if err != nil {
-		t.Fatalf("NewService: %v", err)
-	}
-	src := auth.NewServingCertSource([]string{"localhost"}, time.Hour)
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
-		GetCertificate: src.GetCertificate,
-		MinVersion:     tls.VersionTLS13,
-	})))
-	cav1.RegisterCertificateServiceServer(srv, svc)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(
-		tlsconfig.TLSClientConfig(x509bundle.FromX509Authorities(td, auth.Bundle()), tlsconfig.AuthorizeID(meshid.ControlPlane(td))),
-	)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return auth, cav1.NewCertificateServiceClient(conn)
+	return serveCA(t, authn, ca.ServiceConfig{}, nil)
 }
 
 func TestTokenReviewAuthenticator(t *testing.T) {
