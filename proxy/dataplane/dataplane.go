@@ -130,6 +130,8 @@ func (d *Dataplane) ListenerAddr(name string) (net.Addr, bool) {
 // drain timeout, closes those still open, and returns once every goroutine
 // of the dataplane has ended. Updates after Close fail with ErrClosed.
 func (d *Dataplane) Close() {
+	// Responses say Connection: close from before the listeners stop.
+	d.http.BeginShutdown()
 	d.mu.Lock()
 	root := d.root
 	if !d.closed {

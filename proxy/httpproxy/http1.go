@@ -77,17 +77,24 @@ func (s *http1Conns) draining() bool {
 	return s.closing
 }
 
-// shutdown interrupts idle connections, lets busy ones finish their
-// response, and waits for all of them or ctx.
-func (s *http1Conns) shutdown(ctx context.Context) error {
+// beginShutdown marks the loop draining, so every response from now on
+// says Connection: close, and interrupts idle connections. It may be
+// called more than once.
+func (s *http1Conns) beginShutdown() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closing = true
 	for hc := range s.conns {
 		if hc.idle {
 			_ = hc.c.SetReadDeadline(time.Now())
 		}
 	}
-	s.mu.Unlock()
+}
+
+// shutdown begins the shutdown, lets busy connections finish their
+// response, and waits for all of them or ctx.
+func (s *http1Conns) shutdown(ctx context.Context) error {
+	s.beginShutdown()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

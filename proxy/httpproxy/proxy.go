@@ -213,6 +213,14 @@ func (p *Proxy) newServer(http1, http2 bool) *server {
 	}
 }
 
+// BeginShutdown marks HTTP/1 connections draining at once, before it
+// returns: a response written from then on says Connection: close. Call it
+// before the listeners stop, so no response slips out between the two
+// without that header; Shutdown then does the rest.
+func (p *Proxy) BeginShutdown() {
+	p.h1.beginShutdown()
+}
+
 // Shutdown asks every connection to end gracefully: idle HTTP/1
 // connections close, busy ones after their response, HTTP/2 connections
 // get GOAWAY. It returns once they are all closed or ctx ends; ServeConn
