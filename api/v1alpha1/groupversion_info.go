@@ -17,7 +17,12 @@ var SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 var AddToScheme = SchemeBuilder.AddToScheme
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Workload{}, &WorkloadList{})
+	s.AddKnownTypes(GroupVersion,
+		&Workload{}, &WorkloadList{},
+		&PeerAuthentication{}, &PeerAuthenticationList{},
+		&AuthorizationPolicy{}, &AuthorizationPolicyList{},
+		&TrafficPolicy{}, &TrafficPolicyList{},
+	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

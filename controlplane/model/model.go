@@ -25,6 +25,9 @@ type Mesh struct {
 	TrustDomain spiffeid.TrustDomain
 	Services    []Service
 	Workloads   []Workload
+	// Policies are the mesh's PeerAuthentications, AuthorizationPolicies,
+	// TrafficPolicies and Service-attached routes.
+	Policies Policies
 }
 
 // Service is a named set of ports backed by the workloads its selector picks.
@@ -214,4 +217,5 @@ func compareKeys(a, b NamespacedName) int {
 func (m *Mesh) Sort() {
 	slices.SortFunc(m.Services, func(a, b Service) int { return compareKeys(a.Key(), b.Key()) })
 	slices.SortFunc(m.Workloads, func(a, b Workload) int { return compareKeys(a.Key(), b.Key()) })
+	m.Policies.Sort()
 }
