@@ -77,15 +77,17 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 ##@ Generated code
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy functions and protobuf code.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy functions, CRDs (install/crds) and protobuf code.
 	$(CONTROLLER_GEN) object paths=./api/...
+	rm -f install/crds/*.yaml # a removed kind leaves no stale CRD behind
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=install/crds
 	hack/protoc.sh
 
 .PHONY: verify
 verify: generate ## Fail when generated files differ from what is committed.
-	@if ! git diff --quiet -- api/ || [ -n "$$(git ls-files --others --exclude-standard -- api/)" ]; then \
+	@if ! git diff --quiet -- api/ install/crds/ || [ -n "$$(git ls-files --others --exclude-standard -- api/ install/crds/)" ]; then \
 		echo "generated files are stale: run 'make generate' and commit the result"; \
-		git status --short -- api/; git diff --stat -- api/; exit 1; \
+		git status --short -- api/ install/crds/; git diff --stat -- api/ install/crds/; exit 1; \
 	fi
 
 ##@ Tools

@@ -23,6 +23,7 @@ import (
 	"github.com/weftmesh/weft/controlplane/ca"
 	"github.com/weftmesh/weft/controlplane/configdir"
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/translate"
 	"github.com/weftmesh/weft/controlplane/xds"
 )
 
@@ -38,6 +39,8 @@ type ControlPlane struct {
 	registry *prometheus.Registry
 	xds      *xds.Server
 	ready    atomic.Bool
+	// problems are the latest translate.Check reports, for /debug/policies.
+	problems atomic.Pointer[[]translate.Problem]
 
 	// authority, caFiles and caOptions are set by Start; caReload
 	// serializes ReloadCA.
@@ -157,6 +160,11 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 func (c *ControlPlane) apply(ctx context.Context, m *model.Mesh) {
 	if err := c.xds.Update(ctx, m); err != nil {
 		c.log.Error("configuration not fully applied", "error", err)
+	}
+	problems := translate.Check(m)
+	c.problems.Store(&problems)
+	for _, p := range problems {
+		c.log.Warn("policy not fully applied", "kind", p.Kind, "namespace", p.Namespace, "name", p.Name, "reason", p.Reason, "message", p.Message)
 	}
 	c.ready.Store(true)
 	c.log.Info("configuration applied", "services", len(m.Services), "workloads", len(m.Workloads))

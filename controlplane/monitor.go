@@ -5,11 +5,14 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weftmesh/weft/controlplane/translate"
 )
 
 // monitorHandler serves the monitoring port: /metrics, /ready (200 once the
-// first configuration has been pushed) and /debug/proxies (what each
-// connected proxy acknowledged or refused).
+// first configuration has been pushed), /debug/proxies (what each
+// connected proxy acknowledged or refused) and /debug/policies (the
+// policies and routes applied only in part, and why: translate.Check).
 func (c *ControlPlane) monitorHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{}))
@@ -25,6 +28,16 @@ func (c *ControlPlane) monitorHandler() http.Handler {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(c.xds.Status())
+	})
+	mux.HandleFunc("GET /debug/policies", func(w http.ResponseWriter, _ *http.Request) {
+		problems := []translate.Problem{}
+		if p := c.problems.Load(); p != nil && *p != nil {
+			problems = *p
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(problems)
 	})
 	return mux
 }

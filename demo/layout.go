@@ -132,6 +132,31 @@ spec:
   - service: backend
     port: {{.MeshPort}}
   bootstrapTokenSHA256: {{.FrontendToken}}
+---
+# Plaintext is refused everywhere (the default, PERMISSIVE, eases adoption).
+apiVersion: mesh.weft.dev/v1alpha1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: weft-system
+spec:
+  mtls:
+    mode: STRICT
+---
+# Only the frontend may call the backend.
+apiVersion: mesh.weft.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata:
+  name: backend-callers
+  namespace: {{.Namespace}}
+spec:
+  selector:
+    matchLabels:
+      app: backend
+  action: ALLOW
+  rules:
+  - from:
+    - serviceAccounts: [{{.FrontendSA}}]
 `))
 
 // write creates the run's directories, the mesh YAML and the token files.

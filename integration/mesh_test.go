@@ -74,6 +74,14 @@ spec:
   outbound:
   - {service: backend, port: %[2]d}
   bootstrapTokenSHA256: %[5]s
+---
+# The fixture's mesh refuses plaintext, as production meshes do once
+# adopted; policy_test.go relaxes it per namespace.
+apiVersion: mesh.weft.dev/v1alpha1
+kind: PeerAuthentication
+metadata: {name: default, namespace: weft-system}
+spec:
+  mtls: {mode: STRICT}
 `, netPrefix, backendMeshPort, backendAppPort, tokenDigest("backend-token"), tokenDigest("frontend-token"))
 }
 

@@ -22,6 +22,8 @@ type PeerAuthentication struct {
 }
 
 // PeerAuthenticationSpec is the desired mTLS mode.
+//
+// +kubebuilder:validation:XValidation:rule=`!has(self.portLevelMtls) || has(self.selector)`,message="portLevelMtls needs a selector: a port number means different things on different workloads",fieldPath=".portLevelMtls",reason="FieldValueForbidden"
 type PeerAuthenticationSpec struct {
 	// Selector picks the workloads; without one the policy covers the
 	// namespace (the mesh, in RootNamespace).
@@ -37,6 +39,7 @@ type PeerAuthenticationSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=port
+	// +kubebuilder:validation:MaxItems=64
 	PortLevelMTLS []PortMutualTLS `json:"portLevelMtls,omitempty"`
 }
 
@@ -68,7 +71,8 @@ type PortMutualTLS struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
-	// +kubebuilder:validation:Enum=STRICT;PERMISSIVE;DISABLE
+	// Mode is STRICT, PERMISSIVE or DISABLE: a port does not inherit.
+	// +kubebuilder:validation:XValidation:rule=`self != "UNSET"`,message="a port-level mode is STRICT, PERMISSIVE or DISABLE: UNSET applies to spec.mtls only"
 	Mode MTLSMode `json:"mode"`
 }
 

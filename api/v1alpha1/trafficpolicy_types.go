@@ -32,6 +32,9 @@ type TrafficPolicySpec struct {
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
 	// Timeout bounds a whole request, retries included; 0s disables it.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$') && duration(self) >= duration('0s')`,message="must be a duration of 0s or more, e.g. 15s (0s disables the timeout)"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// +optional
 	Retries *Retries `json:"retries,omitempty"`
@@ -44,11 +47,17 @@ type ServiceReference struct {
 	// +kubebuilder:default=Service
 	// +kubebuilder:validation:Enum=Service
 	Kind string `json:"kind,omitempty"`
+	// Name of the Service (a DNS-1035 label).
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule=`!format.dns1035Label().validate(self).hasValue()`,message="must be a Service name: a DNS-1035 label, e.g. my-service"
 	Name string `json:"name"`
 }
 
 // LoadBalancer picks the algorithm that spreads requests over endpoints.
+//
+// +kubebuilder:validation:XValidation:rule=`!(self.algorithm in ['RING_HASH', 'MAGLEV']) || has(self.hashOn)`,message="hashOn is required with RING_HASH and MAGLEV",fieldPath=".hashOn",reason="FieldValueRequired"
+// +kubebuilder:validation:XValidation:rule=`self.algorithm in ['RING_HASH', 'MAGLEV'] || !has(self.hashOn)`,message="hashOn applies to RING_HASH and MAGLEV only",fieldPath=".hashOn",reason="FieldValueForbidden"
 type LoadBalancer struct {
 	// +kubebuilder:validation:Enum=ROUND_ROBIN;LEAST_REQUEST;RANDOM;RING_HASH;MAGLEV
 	Algorithm LoadBalancerAlgorithm `json:"algorithm"`
@@ -70,13 +79,20 @@ const (
 	Maglev       LoadBalancerAlgorithm = "MAGLEV"
 )
 
-// HashOn says what a consistent hash is computed from: set exactly one.
+// HashOn says what a consistent hash is computed from: set exactly one
+// (an empty string or false counts as not set).
+//
+// +kubebuilder:validation:XValidation:rule=`(has(self.header) && self.header != "" ? 1 : 0) + (has(self.cookie) && self.cookie != "" ? 1 : 0) + (has(self.sourceIP) && self.sourceIP ? 1 : 0) == 1`,message="hashOn sets exactly one of header, cookie and sourceIP"
 type HashOn struct {
 	// Header is a request header name (HTTP ports).
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule=`self == "" || self.matches('^[-!#$%&\x27*+.^_|~0-9A-Za-z\x60]+$')`,message="must be an HTTP header name (letters, digits and !#$%&'*+-.^_|~`)"
 	Header string `json:"header,omitempty"`
 	// Cookie is a cookie name (HTTP ports).
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule=`self == "" || self.matches('^[-!#$%&\x27*+.^_|~0-9A-Za-z\x60]+$')`,message="must be a cookie name (letters, digits and !#$%&'*+-.^_|~`)"
 	Cookie string `json:"cookie,omitempty"`
 	// SourceIP hashes the client's address (HTTP and TCP ports).
 	// +optional
@@ -100,6 +116,9 @@ type ConnectionPool struct {
 	MaxRetries *int32 `json:"maxRetries,omitempty"`
 	// ConnectTimeout bounds opening a connection. Defaults to 5s.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$') && duration(self) > duration('0s')`,message="must be a positive duration, e.g. 250ms or 5s"
 	ConnectTimeout *metav1.Duration `json:"connectTimeout,omitempty"`
 }
 
@@ -113,10 +132,17 @@ type OutlierDetection struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	ConsecutiveGatewayErrors *int32 `json:"consecutiveGatewayErrors,omitempty"`
+	// Interval between ejection sweeps.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$') && duration(self) > duration('0s')`,message="must be a positive duration, e.g. 250ms or 5s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 	// BaseEjectionTime grows with every ejection of the same endpoint.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$') && duration(self) > duration('0s')`,message="must be a positive duration, e.g. 250ms or 5s"
 	BaseEjectionTime *metav1.Duration `json:"baseEjectionTime,omitempty"`
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -132,11 +158,16 @@ type Retries struct {
 	Attempts int32 `json:"attempts"`
 	// PerTryTimeout bounds each try.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$') && duration(self) > duration('0s')`,message="must be a positive duration, e.g. 250ms or 5s"
 	PerTryTimeout *metav1.Duration `json:"perTryTimeout,omitempty"`
 	// RetryOn lists Envoy retry conditions (5xx, gateway-error, reset,
 	// connect-failure, retriable-4xx). Defaults to
 	// connect-failure,gateway-error,reset.
 	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
 	RetryOn []RetryOn `json:"retryOn,omitempty"`
 }
 

@@ -9,14 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 	sigsyaml "sigs.k8s.io/yaml"
-
-	"github.com/weftmesh/weft/api/v1alpha1"
 )
 
 // document is one YAML document of a file, kept with its node tree so that
@@ -30,32 +28,13 @@ func (d document) problem(path fieldPath, reason string) Problem {
 	return Problem{File: d.file, Line: lineOf(d.root, path), Field: string(path), Reason: reason}
 }
 
-// object is one decoded document: exactly one of service and workload is
-// set.
+// object is one decoded document: val is the typed object (such as a
+// *corev1.Service) that spec.newObject made.
 type object struct {
-	doc      document
-	service  *corev1.Service
-	workload *v1alpha1.Workload
+	doc  document
+	spec *kindSpec
+	val  metav1.Object
 }
-
-func (o *object) metadata() *metav1.ObjectMeta {
-	if o.service != nil {
-		return &o.service.ObjectMeta
-	}
-	return &o.workload.ObjectMeta
-}
-
-// kind is an apiVersion and kind pair.
-type kind struct{ apiVersion, kind string }
-
-func (k kind) String() string { return k.apiVersion + " " + k.kind }
-
-var (
-	serviceKind  = kind{"v1", "Service"}
-	workloadKind = kind{v1alpha1.GroupVersion.String(), "Workload"}
-)
-
-const supportedKinds = "v1 Service, mesh.weft.dev/v1alpha1 Workload"
 
 // parseFile splits a file into documents and decodes each. It returns the
 // objects it could decode and a problem for everything else; a YAML syntax
@@ -122,19 +101,16 @@ func decodeDocument(doc document) (*object, []Problem) {
 
 	apiVersion, _ := scalarField(root, "apiVersion")
 	k, _ := scalarField(root, "kind")
-	obj := &object{doc: doc}
-	var into any
-	switch (kind{apiVersion, k}) {
-	case serviceKind:
-		obj.service = &corev1.Service{}
-		into = obj.service
-	case workloadKind:
-		obj.workload = &v1alpha1.Workload{}
-		into = obj.workload
-	default:
+	spec := lookupKind(kind{apiVersion, k})
+	if spec == nil {
 		return nil, []Problem{kindProblem(doc, apiVersion, k)}
 	}
-	if problems := decodeStrict(doc, into); len(problems) > 0 {
+	obj := &object{doc: doc, spec: spec, val: spec.newObject()}
+	problems = decodeStrict(doc, obj.val)
+	if n, _ := step(root, segment{key: "spec"}); spec.specRequired && (n == nil || deref(n).ShortTag() == "!!null") {
+		problems = append(problems, doc.problem("spec", "Required value"))
+	}
+	if len(problems) > 0 {
 		return nil, problems
 	}
 	return obj, nil
@@ -143,12 +119,12 @@ func decodeDocument(doc document) (*object, []Problem) {
 func kindProblem(doc document, apiVersion, k string) Problem {
 	switch {
 	case apiVersion == "":
-		return doc.problem("apiVersion", "is required (supported kinds: "+supportedKinds+")")
+		return doc.problem("apiVersion", "is required (supported kinds: "+supportedKinds()+")")
 	case k == "":
-		return doc.problem("kind", "is required (supported kinds: "+supportedKinds+")")
+		return doc.problem("kind", "is required (supported kinds: "+supportedKinds()+")")
 	}
 	return doc.problem("kind", fmt.Sprintf("unsupported kind %q (supported kinds: %s)",
-		kind{apiVersion, k}.String(), supportedKinds))
+		kind{apiVersion, k}.String(), supportedKinds()))
 }
 
 // decodeStrict decodes a document into a typed object as the Kubernetes API
@@ -180,8 +156,9 @@ func decodeStrict(doc document, into any) []Problem {
 }
 
 // typeProblem places a JSON decoding error on its field. The decoder names
-// the field without sequence indices, so the path with indices is
-// recovered from the error's offset into the JSON text when the two agree.
+// the field without sequence indices, and with the Go names of embedded
+// structs (such as Gateway API's BackendRef), so the path is recovered
+// from the error's offset into the JSON text when the two agree.
 func typeProblem(doc document, j []byte, err error) Problem {
 	var te *json.UnmarshalTypeError
 	if !errors.As(err, &te) {
@@ -189,10 +166,23 @@ func typeProblem(doc document, j []byte, err error) Problem {
 	}
 	reason := "cannot use " + te.Value + " as " + te.Type.String()
 	path := fieldPath(te.Field)
-	if p, ok := jsonPathAt(j, te.Offset); ok && stripIndices(p) == te.Field {
+	if p, ok := jsonPathAt(j, te.Offset); ok && (stripIndices(p) == te.Field || stripIndices(p) == withoutEmbedded(te.Field)) {
 		path = p
 	}
 	return doc.problem(path, reason)
+}
+
+// withoutEmbedded drops the Go names of embedded structs from a field
+// path of encoding/json: the API types' JSON names start in lower case.
+func withoutEmbedded(field string) string {
+	parts := strings.Split(field, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p == "" || !unicode.IsUpper(rune(p[0])) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
 }
 
 var indices = regexp.MustCompile(`\[\d+\]`)

@@ -1,7 +1,9 @@
 // Package configdir is standalone mode's source of the mesh model: it reads
-// a directory of Kubernetes-shaped YAML (core v1 Services and
-// mesh.weft.dev/v1alpha1 Workloads) into a model.Mesh, and watches the
-// directory for changes.
+// a directory of Kubernetes-shaped YAML into a model.Mesh, and watches the
+// directory for changes. It takes the same YAML a Kubernetes user applies:
+// core v1 Services; mesh.weft.dev/v1alpha1 Workloads, PeerAuthentications,
+// AuthorizationPolicies and TrafficPolicies; gateway.networking.k8s.io/v1
+// HTTPRoutes and GRPCRoutes.
 //
 // Load reads every *.yaml and *.yml file directly in the directory (sorted
 // by name; hidden files and subdirectories are skipped), each holding one or
@@ -18,6 +20,19 @@
 // port, and an outbound listener's localPort to its service port. An
 // outbound service is written "name" (the workload's namespace) or
 // "name.namespace"; it may name a Service that does not exist yet.
+//
+// Policies and routes get the defaults their CRDs declare (the namespace
+// "default", AuthorizationPolicy action ALLOW, mTLS mode UNSET, a
+// targetRef's kind Service; for routes, parentRef group and kind
+// gateway.networking.k8s.io Gateway, backendRef kind Service with weight 1,
+// a PathPrefix "/" match for a rule without matches, and so on), then the
+// validation the API server would apply: the API package's validators for
+// Weft's kinds, and the Gateway API schema and CEL rules for routes. Their
+// status is ignored. As with kubectl, a route's parentRef to a Service
+// must say `group: ""`, or it names a Gateway API kind. A route must also
+// name at least one parent; whether
+// the Services that policies and routes name exist is for the translator's
+// checks, which depend on the whole mesh.
 //
 // A Watcher keeps a running control plane in step with the directory: it
 // watches the directory itself, so that editors that replace a file by

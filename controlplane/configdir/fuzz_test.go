@@ -5,6 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/weftmesh/weft/controlplane/model"
 )
 
 // FuzzLoad feeds one document's bytes to the loader: it must not panic, and
@@ -29,6 +33,9 @@ func FuzzLoad(f *testing.F) {
 		"- [a, b]\n- {c: d}\n",
 		"apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {1: 2}}\nspec: {ports: [{port: 1e3}]}\n",
 	} {
+		f.Add([]byte(s))
+	}
+	for _, s := range validPolicyDocs {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -78,5 +85,73 @@ func FuzzLoad(f *testing.F) {
 				}
 			}
 		}
+		checkPolicies(t, &mesh.Policies)
 	})
+}
+
+// checkPolicies checks that loaded policies have a namespace and every
+// default the translator relies on.
+func checkPolicies(t *testing.T, p *model.Policies) {
+	t.Helper()
+	for _, pa := range p.PeerAuthentications {
+		if pa.Namespace == "" || (pa.Spec.MTLS != nil && pa.Spec.MTLS.Mode == "") {
+			t.Fatalf("PeerAuthentication without defaults: %+v", pa)
+		}
+	}
+	for _, ap := range p.AuthorizationPolicies {
+		if ap.Namespace == "" || ap.Spec.Action == "" {
+			t.Fatalf("AuthorizationPolicy without defaults: %+v", ap)
+		}
+	}
+	for _, tp := range p.TrafficPolicies {
+		if tp.Namespace == "" || tp.Spec.TargetRef.Kind != "Service" {
+			t.Fatalf("TrafficPolicy without defaults: %+v", tp)
+		}
+	}
+	checkRefs := func(ns string, parents []gwv1.ParentReference, backends []gwv1.BackendRef) {
+		t.Helper()
+		if ns == "" || len(parents) == 0 {
+			t.Fatalf("route without a namespace or parentRefs: %q %+v", ns, parents)
+		}
+		for _, ref := range parents {
+			if ref.Group == nil || ref.Kind == nil || ref.Name == "" {
+				t.Fatalf("parentRef without defaults: %+v", ref)
+			}
+		}
+		for _, b := range backends {
+			if b.Group == nil || b.Kind == nil || b.Weight == nil || *b.Weight < 0 || *b.Weight > 1000000 ||
+				(*b.Group == "" && *b.Kind == "Service" && b.Port == nil) {
+				t.Fatalf("invalid backendRef %+v", b)
+			}
+		}
+	}
+	for _, r := range p.HTTPRoutes {
+		if len(r.Spec.Rules) == 0 {
+			t.Fatalf("HTTPRoute %s without rules", r.Name)
+		}
+		for _, rule := range r.Spec.Rules {
+			var backends []gwv1.BackendRef
+			for _, b := range rule.BackendRefs {
+				backends = append(backends, b.BackendRef)
+			}
+			checkRefs(r.Namespace, r.Spec.ParentRefs, backends)
+			if len(rule.Matches) == 0 {
+				t.Fatalf("HTTPRoute %s has a rule without matches", r.Name)
+			}
+			for _, m := range rule.Matches {
+				if m.Path == nil || m.Path.Type == nil || m.Path.Value == nil {
+					t.Fatalf("HTTPRoute %s has a match without a path: %+v", r.Name, m)
+				}
+			}
+		}
+	}
+	for _, r := range p.GRPCRoutes {
+		var backends []gwv1.BackendRef
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				backends = append(backends, b.BackendRef)
+			}
+		}
+		checkRefs(r.Namespace, r.Spec.ParentRefs, backends)
+	}
 }

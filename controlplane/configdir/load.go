@@ -11,6 +11,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
 )
 
@@ -76,11 +77,8 @@ func build(td spiffeid.TrustDomain, sources []source) (*model.Mesh, error) {
 		problems = append(problems, ps...)
 	}
 	for _, o := range objs {
-		if o.service != nil {
-			problems = append(problems, validateService(o.doc, o.service)...)
-		} else {
-			problems = append(problems, validateWorkload(o.doc, td, o.workload)...)
-		}
+		o.spec.defaults(o.val)
+		problems = append(problems, o.spec.validate(o.doc, td, o.val)...)
 	}
 	problems = append(problems, crossCheck(objs)...)
 	if len(problems) > 0 {
@@ -90,11 +88,7 @@ func build(td spiffeid.TrustDomain, sources []source) (*model.Mesh, error) {
 
 	mesh := &model.Mesh{TrustDomain: td}
 	for _, o := range objs {
-		if o.service != nil {
-			mesh.Services = append(mesh.Services, toService(o.service))
-		} else {
-			mesh.Workloads = append(mesh.Workloads, toWorkload(o.workload))
-		}
+		o.spec.add(mesh, o.val)
 	}
 	mesh.Sort()
 	return mesh, nil
@@ -115,11 +109,7 @@ func duplicateObjects(objs []object) []Problem {
 	var problems []Problem
 	seen := make(map[objKey]document)
 	for _, o := range objs {
-		meta := o.metadata()
-		k := objKey{kind: serviceKind, namespace: namespaceOf(meta), name: meta.Name}
-		if o.workload != nil {
-			k.kind = workloadKind
-		}
+		k := objKey{kind: o.spec.kind, namespace: namespaceOf(o.val), name: o.val.GetName()}
 		if k.name == "" {
 			continue // reported by validation
 		}
@@ -145,14 +135,15 @@ func sharedAddresses(objs []object) []Problem {
 	claims := make(map[netip.AddrPort]claim)
 	for i := range objs {
 		o := &objs[i]
-		if o.workload == nil {
+		wl, ok := o.val.(*v1alpha1.Workload)
+		if !ok {
 			continue
 		}
-		addr, err := netip.ParseAddr(o.workload.Spec.Address)
+		addr, err := netip.ParseAddr(wl.Spec.Address)
 		if err != nil {
 			continue // reported by validation
 		}
-		for j, p := range o.workload.Spec.Ports {
+		for j, p := range wl.Spec.Ports {
 			if p.Port < 1 || p.Port > 65535 {
 				continue // reported by validation
 			}
@@ -163,9 +154,9 @@ func sharedAddresses(objs []object) []Problem {
 			case !dup:
 				claims[ap] = claim{at: here, owner: o}
 			case first.owner != o:
-				owner := first.owner.metadata()
+				owner := first.owner.val
 				problems = append(problems, o.doc.problem(here.path, fmt.Sprintf(
-					"%s is already claimed by workload %s/%s (%s)", ap, namespaceOf(owner), owner.Name, first.at)))
+					"%s is already claimed by workload %s/%s (%s)", ap, namespaceOf(owner), owner.GetName(), first.at)))
 			}
 		}
 	}

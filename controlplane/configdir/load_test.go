@@ -66,6 +66,7 @@ func TestLoadGood(t *testing.T) {
 				BootstrapTokenSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			},
 		},
+		Policies: goodPolicies(),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(testdata/good) =\n%+v\nwant\n%+v", got, want)
@@ -87,6 +88,11 @@ const (
 	wlHead  = "apiVersion: mesh.weft.dev/v1alpha1\nkind: Workload\nmetadata:\n  name: w\nspec:\n"
 	wlBase  = wlHead + "  serviceAccount: sa\n  address: 127.0.0.2\n" // spec fields end on line 7
 )
+
+// allKinds is how problems list the supported kinds.
+const allKinds = "v1 Service, mesh.weft.dev/v1alpha1 Workload, mesh.weft.dev/v1alpha1 PeerAuthentication, " +
+	"mesh.weft.dev/v1alpha1 AuthorizationPolicy, mesh.weft.dev/v1alpha1 TrafficPolicy, " +
+	"gateway.networking.k8s.io/v1 HTTPRoute, gateway.networking.k8s.io/v1 GRPCRoute"
 
 func TestLoadProblems(t *testing.T) {
 	tests := []struct {
@@ -367,7 +373,7 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name:  "unknown kind",
 			files: map[string]string{"d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n"},
-			want:  []string{`d.yaml:2: kind: unsupported kind "apps/v1 Deployment" (supported kinds: v1 Service, mesh.weft.dev/v1alpha1 Workload)`},
+			want:  []string{`d.yaml:2: kind: unsupported kind "apps/v1 Deployment" (supported kinds: ` + allKinds + ")"},
 		},
 		{
 			name:  "known kind, wrong version",
@@ -377,7 +383,7 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name:  "missing kind",
 			files: map[string]string{"d.yaml": "apiVersion: v1\nmetadata:\n  name: d\n"},
-			want:  []string{"d.yaml:1: kind: is required (supported kinds: v1 Service, mesh.weft.dev/v1alpha1 Workload)"},
+			want:  []string{"d.yaml:1: kind: is required (supported kinds: " + allKinds + ")"},
 		},
 		{
 			name:  "missing apiVersion",

@@ -54,16 +54,16 @@ func (c *checker) port(path fieldPath, p int32, optional bool) bool {
 	return true
 }
 
-func (c *checker) metadata(m *metav1.ObjectMeta, isName func(string) []string) {
-	if m.Name == "" {
+func (c *checker) metadata(m metav1.Object, isName func(string) []string) {
+	if m.GetName() == "" {
 		c.add("metadata.name", "is required")
 	} else {
-		c.check("metadata.name", isName(m.Name))
+		c.check("metadata.name", isName(m.GetName()))
 	}
-	if m.Namespace != "" {
-		c.check("metadata.namespace", validation.IsDNS1123Label(m.Namespace))
+	if m.GetNamespace() != "" {
+		c.check("metadata.namespace", validation.IsDNS1123Label(m.GetNamespace()))
 	}
-	c.labels("metadata.labels", m.Labels)
+	c.labels("metadata.labels", m.GetLabels())
 }
 
 func (c *checker) labels(path fieldPath, labels map[string]string) {
@@ -74,11 +74,11 @@ func (c *checker) labels(path fieldPath, labels map[string]string) {
 	}
 }
 
-func namespaceOf(m *metav1.ObjectMeta) string {
-	if m.Namespace == "" {
+func namespaceOf(m metav1.Object) string {
+	if m.GetNamespace() == "" {
 		return defaultNamespace
 	}
-	return m.Namespace
+	return m.GetNamespace()
 }
 
 // validateService checks a Service as far as the mesh uses it. Service

@@ -79,7 +79,10 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 	reload := func() {
 		if m := w.load(); m != nil && (last == nil || !reflect.DeepEqual(*last, *m)) {
 			last = m
-			w.log.Info("Mesh config loaded", "services", len(m.Services), "workloads", len(m.Workloads))
+			p := &m.Policies
+			w.log.Info("Mesh config loaded", "services", len(m.Services), "workloads", len(m.Workloads),
+				"peerAuthentications", len(p.PeerAuthentications), "authorizationPolicies", len(p.AuthorizationPolicies),
+				"trafficPolicies", len(p.TrafficPolicies), "httpRoutes", len(p.HTTPRoutes), "grpcRoutes", len(p.GRPCRoutes))
 			onChange(m)
 		}
 	}

@@ -192,8 +192,12 @@ func IsServiceParent(ref gwv1.ParentReference) bool {
 
 // Sort orders every slice of p as Policies requires.
 func (p *Policies) Sort() {
-	slices.SortFunc(p.PeerAuthentications, func(a, b v1alpha1.PeerAuthentication) int { return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name) })
-	slices.SortFunc(p.AuthorizationPolicies, func(a, b v1alpha1.AuthorizationPolicy) int { return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name) })
+	slices.SortFunc(p.PeerAuthentications, func(a, b v1alpha1.PeerAuthentication) int {
+		return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name)
+	})
+	slices.SortFunc(p.AuthorizationPolicies, func(a, b v1alpha1.AuthorizationPolicy) int {
+		return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name)
+	})
 	slices.SortFunc(p.TrafficPolicies, func(a, b v1alpha1.TrafficPolicy) int { return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name) })
 	slices.SortFunc(p.HTTPRoutes, func(a, b gwv1.HTTPRoute) int { return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name) })
 	slices.SortFunc(p.GRPCRoutes, func(a, b gwv1.GRPCRoute) int { return compareMeta(a.Namespace, a.Name, b.Namespace, b.Name) })

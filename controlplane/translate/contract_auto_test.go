@@ -60,7 +60,7 @@ func TestAutoPortContract(t *testing.T) {
 	wantDeclaredTCP(t, find[*listener.Listener](t, out[resource.ListenerType], OutboundListenerName(db, 5432)))
 
 	in := translateIn(t, autoMesh, model.NamespacedName{Namespace: "data", Name: "db-1"})
-	wantAuto(t, find[*listener.Listener](t, in[resource.ListenerType], InboundName(3306)), InboundName(3306), InboundName(3306))
+	wantAuto(t, wantPermissive(t, find[*listener.Listener](t, in[resource.ListenerType], InboundName(3306))), InboundName(3306), InboundName(3306))
 	wantHTTP2Upstream(t, find[*cluster.Cluster](t, in[resource.ClusterType], InboundName(3306)), false)
-	wantDeclaredTCP(t, find[*listener.Listener](t, in[resource.ListenerType], InboundName(5432)))
+	wantDeclaredTCP(t, wantPermissive(t, find[*listener.Listener](t, in[resource.ListenerType], InboundName(5432))))
 }

@@ -84,7 +84,8 @@ func TestProxyResourceNames(t *testing.T) {
 
 func TestInboundContract(t *testing.T) {
 	res := translateCase(t, model.NamespacedName{Namespace: "shop", Name: "backend"})
-	l := find[*listener.Listener](t, res[resource.ListenerType], "inbound|8080")
+	// No PeerAuthentication: PERMISSIVE; its mTLS chain is the STRICT shape.
+	l := wantPermissive(t, find[*listener.Listener](t, res[resource.ListenerType], "inbound|8080"))
 	wantAddr(t, l.GetAddress(), "192.0.2.10", 8080)
 	if n := len(l.GetFilterChains()); n != 1 {
 		t.Fatalf("inbound listener has %d filter chains, want 1", n)

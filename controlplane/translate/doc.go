@@ -18,6 +18,14 @@
 // cluster is that of an HTTP port. Declared TCP ports keep one tcp_proxy
 // chain and are never inspected.
 //
+// Each inbound port follows its PeerAuthentication mode
+// (model.Mesh.MTLSMode): STRICT chains require mTLS, DISABLE chains are
+// plaintext, and PERMISSIVE listeners put the TLS inspector first and
+// carry every chain twice, for TLS and for plaintext; mesh clients of an
+// all-DISABLE service port speak plaintext. AuthorizationPolicies become
+// RBAC filters (audit, deny, allow) on every inbound chain; on TCP chains
+// the HTTP parts of a rule fail closed, and Check says so.
+//
 // Translation is a pure function of a model.Mesh and one of its Workloads:
 // no I/O, no clock, no randomness. Equal inputs give equal resources, each
 // type sorted by name, so the xDS server can compare snapshots and a golden

@@ -60,6 +60,24 @@ func oneFilterListener(name string, addr netip.Addr, port uint32, f *listener.Fi
 	}
 }
 
+// listenerFilter is a listener filter named name configured by cfg.
+func listenerFilter(name string, cfg proto.Message) (*listener.ListenerFilter, error) {
+	a, err := typed(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &listener.ListenerFilter{Name: name, ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: a}}, nil
+}
+
+// networkFilter is a network filter named name configured by cfg.
+func networkFilter(name string, cfg proto.Message) (*listener.Filter, error) {
+	a, err := typed(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &listener.Filter{Name: name, ConfigType: &listener.Filter_TypedConfig{TypedConfig: a}}, nil
+}
+
 // lbEndpoint is one endpoint of a load assignment.
 func lbEndpoint(addr netip.Addr, port uint32) *endpoint.LbEndpoint {
 	return &endpoint.LbEndpoint{HostIdentifier: &endpoint.LbEndpoint_Endpoint{

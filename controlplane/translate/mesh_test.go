@@ -139,4 +139,10 @@ var goldenCases = []goldenCase{
 	{"http/name-detection-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "site-1"}},
 	{"auto/auto-inbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "db-1"}},
 	{"auto/auto-outbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "app"}},
+	{"policy/api-inbound", policyMesh, model.NamespacedName{Namespace: "sec", Name: "api-1"}},
+	{"policy/strict-tcp-inbound", policyMesh, model.NamespacedName{Namespace: "sec", Name: "db-1"}},
+	{"policy/disable-inbound", policyMesh, model.NamespacedName{Namespace: "legacy", Name: "old-1"}},
+	{"policy/client-outbound", policyMesh, model.NamespacedName{Namespace: "sec", Name: "client"}},
+	{"traffic/productpage-outbound", trafficMesh, model.NamespacedName{Namespace: "store", Name: "productpage"}},
+	{"traffic/consumer-route-outbound", trafficMesh, model.NamespacedName{Namespace: "qa", Name: "tester"}},
 }

@@ -10,6 +10,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
 )
 
@@ -20,6 +21,9 @@ type outboundResources struct {
 	assignment *endpoint.ClusterLoadAssignment
 	// routes is the listener's RDS RouteConfiguration; nil for TCP.
 	routes *route.RouteConfiguration
+	// backends are the other service ports routes sends to, whose
+	// clusters and assignments the proxy needs too (addRouteBackends).
+	backends []servicePortRef
 }
 
 // outbound returns, for one outbound entry, the plaintext listener on
@@ -27,7 +31,11 @@ type outboundResources struct {
 // cluster's load assignment. For an HTTP service port the listener routes
 // through the RouteConfiguration it returns too, and the cluster speaks
 // HTTP/2 over its mTLS connections. A port that declares no protocol gets
-// both: the HTTP inspector picks the chain (autoListener).
+// both: the HTTP inspector picks the chain (autoListener). The Service's
+// TrafficPolicy shapes the cluster (outboundCluster) and the TCP chain's
+// hash; on HTTP ports its routes and those of HTTPRoutes and GRPCRoutes
+// come from outboundRoutes, whose backends the caller adds
+// (addRouteBackends).
 func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundResources, error) {
 	if o.Service.Name == "" || o.Service.Namespace == "" {
 		return nil, errors.New("service needs a name and a namespace")
@@ -42,12 +50,12 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	listenerName := OutboundListenerName(o.Service, o.Port)
 	clusterName := OutboundClusterName(o.Service, o.Port)
 
-	svc, sp, found := servicePort(m, o.Service, o.Port)
+	_, sp, found := servicePort(m, o.Service, o.Port)
 	protocol := model.ProtocolTCP
-	var backends []model.Endpoint
+	var tp *v1alpha1.TrafficPolicy
 	if found {
 		protocol = model.PortProtocol(sp)
-		backends = m.Endpoints(svc, sp)
+		tp = m.TrafficPolicy(o.Service)
 	}
 	out := &outboundResources{}
 
@@ -58,16 +66,16 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	var err error
 	if l7 {
 		f, err = httpFilter(listenerName, nil)
-		out.routes = routeConfig(listenerName, outboundVirtualHost(o.Service, o.Port), clusterName)
+		out.routes, out.backends = outboundRoutes(m, w, servicePortRef{o.Service, o.Port}, listenerName)
 	} else {
-		f, err = tcpProxyFilter(clusterName)
+		f, err = outboundTCPProxy(clusterName, tp)
 	}
 	if err != nil {
 		return nil, err
 	}
 	out.listener = oneFilterListener(listenerName, w.LocalAddress, local, f, nil)
 	if protocol == model.ProtocolAuto {
-		tcp, err := tcpProxyFilter(clusterName)
+		tcp, err := outboundTCPProxy(clusterName, tp)
 		if err != nil {
 			return nil, err
 		}
@@ -75,6 +83,32 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 			return nil, err
 		}
 	}
+	if out.cluster, out.assignment, err = outboundCluster(m, servicePortRef{o.Service, o.Port}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// outboundCluster returns the EDS cluster of one service port, with
+// upstream mTLS to the identities behind it, shaped by the Service's
+// TrafficPolicy, and its load assignment. A missing service or port gives
+// a cluster without SAN matchers and an assignment without endpoints. Both
+// declared outbound entries and route backends use it, so that a cluster
+// reached both ways is one resource.
+func outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Cluster, *endpoint.ClusterLoadAssignment, error) {
+	clusterName := OutboundClusterName(ref.service, ref.port)
+	svc, sp, found := servicePort(m, ref.service, ref.port)
+	protocol := model.ProtocolTCP
+	var backends []model.Endpoint
+	var tp *v1alpha1.TrafficPolicy
+	// plaintext: every endpoint runs DISABLE (upstreamEndpoints).
+	var plaintext bool
+	if found {
+		protocol = model.PortProtocol(sp)
+		backends, plaintext = upstreamEndpoints(m, m.Endpoints(svc, sp))
+		tp = m.TrafficPolicy(ref.service)
+	}
+	l7 := protocol.IsHTTP() || protocol == model.ProtocolAuto
 
 	ids := make([]spiffeid.ID, 0, len(backends))
 	lbs := make([]*endpoint.LbEndpoint, 0, len(backends))
@@ -87,21 +121,22 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	if l7 {
 		alpn = []string{alpnH2}
 	}
-	ts, err := upstreamTLS(upstreamSNI(o.Service, o.Port), ids, alpn)
+	ts, err := upstreamTLS(upstreamSNI(ref.service, ref.port), ids, alpn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := baseCluster(clusterName, cluster.Cluster_EDS)
 	c.EdsClusterConfig = &cluster.Cluster_EdsClusterConfig{EdsConfig: adsSource()}
-	c.TransportSocket = ts
+	if !plaintext {
+		c.TransportSocket = ts
+	}
 	if l7 {
 		if c.TypedExtensionProtocolOptions, err = http2Options(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	out.cluster = c
-	out.assignment = loadAssignment(clusterName, lbs)
-	return out, nil
+	applyTrafficPolicy(c, tp, nil)
+	return c, loadAssignment(clusterName, lbs), nil
 }
 
 // servicePort finds one port of a service; found is false when the service

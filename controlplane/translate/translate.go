@@ -68,6 +68,7 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		res[resource.ListenerType] = append(res[resource.ListenerType], l)
 		res[resource.ClusterType] = append(res[resource.ClusterType], c)
 	}
+	var backends []servicePortRef
 	for _, o := range w.Outbound {
 		out, err := outbound(m, w, o)
 		if err != nil {
@@ -79,6 +80,10 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		if out.routes != nil {
 			res[resource.RouteType] = append(res[resource.RouteType], out.routes)
 		}
+		backends = append(backends, out.backends...)
+	}
+	if err := addRouteBackends(m, res, backends); err != nil {
+		return nil, err
 	}
 
 	for _, typ := range resourceTypes() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"time"
 
 	"github.com/weftmesh/weft/proxy/tcpproxy"
 )
@@ -18,9 +19,21 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 	defer down.Close()
 	log := d.log.With("listener", cfg.name, "remote", down.RemoteAddr().String())
 
+	// The listener filters share one budget on plaintext; the HTTP
+	// inspector gets a new one after a TLS handshake.
+	deadline := time.Now().Add(sniffBudget)
+	transport := ""
+	if cfg.tlsInspect {
+		var result string
+		transport, result, down = inspectTLS(down, deadline)
+		m.tlsDetections.WithLabelValues(cfg.name, result).Inc()
+		log.Debug("transport detected", "result", result)
+	}
+	group := cfg.group(transport)
+
 	var peer string
-	if cfg.tls != nil {
-		tc := tls.Server(down, cfg.tls)
+	if len(group) > 0 && group[0].tls != nil {
+		tc := tls.Server(down, group[0].tls)
 		hctx, cancel := context.WithTimeout(ctx, d.cfg.HandshakeTimeout)
 		id, err := handshake(hctx, tc)
 		cancel()
@@ -33,16 +46,17 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 		}
 		down, peer = tc, id
 		defer tc.Close()
+		deadline = time.Now().Add(sniffBudget)
 	}
 
 	protocol := ""
 	if cfg.inspect {
 		var result string
-		protocol, result, down = sniff(down)
+		protocol, result, down = sniff(down, deadline)
 		m.detections.WithLabelValues(cfg.name, result).Inc()
 		log.Debug("protocol detected", "result", result)
 	}
-	chain := cfg.chain(protocol)
+	chain := chooseChain(group, protocol)
 	if chain == nil {
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultNoFilterChain).Inc()
 		log.Info("connection refused", "reason", resultNoFilterChain, "peer_id", peer)
@@ -59,6 +73,9 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 // proxyTCP joins down to an endpoint of chain's cluster.
 func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string) {
 	m := d.metrics
+	if !d.authorizeConn(cfg, chain, down, peer) {
+		return
+	}
 	log := d.log.With("listener", cfg.name, "remote", down.RemoteAddr().String())
 	cluster, set, refused := d.route(chain.cluster)
 	if refused != "" {
@@ -73,7 +90,7 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 		return
 	}
 	defer ep.done()
-	if cfg.tls == nil {
+	if cfg.direction != directionInbound {
 		peer = upstreamPeer
 	}
 	m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()

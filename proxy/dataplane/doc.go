@@ -25,8 +25,11 @@
 //
 // HTTP listeners accept the HttpConnectionManager subset of docs/xds.md:
 // stat_prefix, codec_type AUTO, HTTP1 or HTTP2, routes over ADS (rds) or
-// inline (route_config), and http_filters exactly [envoy.filters.http.router]
-// with an empty Router. Clusters may carry
+// inline (route_config), and http_filters: envoy.filters.http.rbac filters
+// (at most one per action, compiled by package rbac), then the router with
+// an empty Router, last. A tcp_proxy may follow envoy.filters.network.rbac
+// filters, run on each connection before it goes upstream; a denied
+// connection is closed and counted with result rbac_denied. Clusters may carry
 // typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
 // with explicit_http_config choosing http_protocol_options or
 // http2_protocol_options (without options of their own): HTTP listeners then
@@ -45,6 +48,15 @@
 // the chain listing that protocol, anything else, or nothing within the
 // budget, the default chain, so server-first protocols are not stalled.
 // The bytes read are replayed to the chosen chain.
+//
+// A listener may also run the TLS inspector
+// (envoy.filters.listener.tls_inspector, an empty TlsInspector), first,
+// for PeerAuthentication PERMISSIVE: it tells a TLS handshake record from
+// plaintext within the same budget, and chains are chosen first by
+// filter_chain_match.transport_protocol ("tls", whose chains terminate
+// mTLS, or "raw_buffer", plaintext, with no peer identity), then by
+// sniffed protocol among them, as Envoy does. Chains of one transport
+// protocol share their transport socket.
 //
 // For HTTP requests, clusters may also carry circuit_breakers (thresholds
 // of priority DEFAULT: max_connections, max_pending_requests, max_requests,
@@ -70,9 +82,12 @@
 //	weft_proxy_bytes_total{listener,direction}
 //	weft_proxy_tls_handshake_errors_total{listener,reason}
 //	weft_proxy_protocol_detection_total{listener,result}
+//	weft_proxy_tls_detection_total{listener,result}
 //
-// direction on connections is "inbound" for listeners with a
-// DownstreamTlsContext and "outbound" otherwise; peer_id is the verified
+// direction on connections is "inbound" for listeners with
+// traffic_direction INBOUND or, when it is unset, a DownstreamTlsContext or
+// a name starting with "inbound|" (plaintext DISABLE ports), and
+// "outbound" otherwise; peer_id is the verified
 // SPIFFE ID of the mTLS peer (the client on inbound listeners, the server
 // on outbound ones), empty when that side is plaintext (always empty on
 // outbound HTTP listeners, whose requests may go to several upstreams: see
@@ -81,7 +96,8 @@
 // results: tls_handshake_failed, no_cluster, no_endpoints,
 // upstream_connect_failed, no_filter_chain). Detection results are http1,
 // h2c, tcp (decided: not HTTP) and timeout (no decision within the
-// budget; served by the default chain). direction on bytes is "to_upstream" or
+// budget; served by the default chain); TLS detection results are tls,
+// plaintext and timeout (served as plaintext). direction on bytes is "to_upstream" or
 // "to_downstream". Handshake error reasons are plaintext, timeout,
 // bad_certificate (chain, trust domain, validity period, not exactly one
 // URI SAN, or an extended key usage that excludes the peer's role),

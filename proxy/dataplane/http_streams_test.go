@@ -113,15 +113,23 @@ func TestConcurrentRequestsShareOneUpstreamConnection(t *testing.T) {
 	}
 }
 
-// TestRouteUpdateKeepsConnection changes the routes and the listener of
-// an established keep-alive connection: the connection stays and its next
-// request follows the new routes.
+// TestRouteUpdateKeepsConnection changes the routes of an established
+// keep-alive connection: the connection stays and its next request follows
+// the new routes. A listener change then drains it, as Envoy drains a
+// changed listener: an idle connection is closed, one in use after its
+// response (with Connection: close), and the client's requests go on, on
+// a new connection.
 func TestRouteUpdateKeepsConnection(t *testing.T) {
 	m := newHTTPMesh(t, startHTTPApp(t), false)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
-	get := func(path string) int {
+	// get returns the status and whether the response closed the connection.
+	type result struct {
+		StatusCode int
+		Close      bool
+	}
+	get := func(path string) result {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+m.outbound+path, nil)
 		must(t, err)
@@ -129,26 +137,48 @@ func TestRouteUpdateKeepsConnection(t *testing.T) {
 		must(t, err)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode
+		return result{resp.StatusCode, resp.Close}
 	}
-	if s := get("/a"); s != http.StatusOK {
-		t.Fatalf("first request: %d", s)
+	accepted := func() float64 {
+		return metric(t, m.clientMetrics, "weft_proxy_connections_total", connections(outboundName, "outbound", "", "ok"))
 	}
-	// Same listener, same address, one more field: swapped in place.
-	l := httpOutboundListener(t, outboundName, "127.0.0.1:0")
-	l.StatPrefix = "changed"
-	must(t, m.client.OnListeners(t.Context(), []*listenerv3.Listener{l}))
+	if r := get("/a"); r.StatusCode != http.StatusOK {
+		t.Fatalf("first request: %d", r.StatusCode)
+	}
 	rc := routeTo(outboundName, outboundVhost, outboundCluster)
 	rc.VirtualHosts[0].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/b"}
 	must(t, m.client.OnRoutes(t.Context(), []*routev3.RouteConfiguration{rc}))
-	if s := get("/a"); s != http.StatusNotFound {
-		t.Errorf("after the route update, /a: %d, want 404", s)
+	if r := get("/a"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("after the route update, /a: %d, want 404", r.StatusCode)
 	}
-	if s := get("/b"); s != http.StatusOK {
-		t.Errorf("after the route update, /b: %d, want 200", s)
+	if r := get("/b"); r.StatusCode != http.StatusOK || r.Close {
+		t.Errorf("after the route update, /b: %d (close %v), want 200 on a kept connection", r.StatusCode, r.Close)
 	}
-	if v := metric(t, m.clientMetrics, "weft_proxy_connections_total", connections(outboundName, "outbound", "", "ok")); v != 1 {
-		t.Errorf("client proxy accepted %v connections, want 1: the update must keep the connection", v)
+	if v := accepted(); v != 1 {
+		t.Errorf("client proxy accepted %v connections, want 1: a route update must keep the connection", v)
+	}
+
+	// Same listener, same address, one more field: the socket stays, the
+	// connection is drained.
+	l := httpOutboundListener(t, outboundName, "127.0.0.1:0")
+	l.StatPrefix = "changed"
+	must(t, m.client.OnListeners(t.Context(), []*listenerv3.Listener{l}))
+	// The idle connection is closed at once (or, if the request raced the
+	// close, answered with Connection: close); either way the client's
+	// request works.
+	if r := get("/b"); r.StatusCode != http.StatusOK {
+		t.Errorf("after the listener update, /b: %d, want 200", r.StatusCode)
+	}
+	if r := get("/b"); r.StatusCode != http.StatusOK {
+		t.Errorf("on a new connection, /b: %d, want 200", r.StatusCode)
+	}
+	if v := accepted(); v != 2 {
+		t.Errorf("client proxy accepted %v connections, want 2: the drained one and its successor", v)
+	}
+	// The same listeners again change nothing: no drain.
+	must(t, m.client.OnListeners(t.Context(), []*listenerv3.Listener{l}))
+	if r := get("/b"); r.StatusCode != http.StatusOK || r.Close {
+		t.Errorf("after an identical update, /b: %d (close %v), want 200 on a kept connection", r.StatusCode, r.Close)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // listener is a bound socket and the configuration it serves now.
@@ -57,6 +58,15 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 		bound[lc.name] = ln
 	}
 
+	previous := make(map[string]*listenerv3.Listener, len(d.applied.listeners))
+	for _, l := range d.applied.listeners {
+		previous[l.GetName()] = l
+	}
+	current := make(map[string]*listenerv3.Listener, len(ls))
+	for _, l := range ls {
+		current[l.GetName()] = l
+	}
+
 	keep := make(map[string]bool, len(configs))
 	base := context.WithoutCancel(ctx)
 	if d.root == nil {
@@ -67,11 +77,16 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 		old := d.listeners[lc.name]
 		ln, rebind := bound[lc.name]
 		if !rebind {
-			old.cfg.Store(lc)
+			// An unchanged listener keeps its configuration, so that its
+			// connections are not drained for another listener's change.
+			if !proto.Equal(previous[lc.name], current[lc.name]) {
+				d.retire(old.cfg.Swap(lc))
+			}
 			continue
 		}
 		if old != nil {
 			old.stop()
+			d.retire(old.cfg.Load())
 		}
 		l := &listener{name: lc.name, ln: ln}
 		l.cfg.Store(lc)
@@ -83,6 +98,7 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 	for name, l := range d.listeners {
 		if !keep[name] {
 			l.stop()
+			d.retire(l.cfg.Load())
 			delete(d.listeners, name)
 			d.log.Info("listener removed", "listener", name)
 		}
@@ -119,5 +135,17 @@ func (d *Dataplane) acceptLoop(ctx context.Context, l *listener) {
 			defer cancel()
 			d.serveConn(connCtx, cfg, c)
 		}()
+	}
+}
+
+// retire drains the HTTP connections served under a replaced listener
+// configuration, as Envoy drains a listener that changed: they end after
+// their current requests, and clients reconnect under the new
+// configuration (policies, mTLS mode). TCP connections run on.
+func (d *Dataplane) retire(lc *listenerConfig) {
+	for _, c := range lc.chains {
+		if c.http != nil {
+			d.http.Retire(c.http)
+		}
 	}
 }

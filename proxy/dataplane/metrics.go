@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftmesh/weft/proxy/rbac"
 )
 
 // Results of weft_proxy_connections_total.
@@ -22,6 +24,9 @@ type metrics struct {
 	bytes           *prometheus.CounterVec
 	handshakeErrors *prometheus.CounterVec
 	detections      *prometheus.CounterVec
+	tlsDetections   *prometheus.CounterVec
+	// authz counts RBAC decisions; HTTP listeners share its counters.
+	authz *rbac.Metrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,7 +51,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weft_proxy_protocol_detection_total",
 			Help: "Protocols the HTTP inspector of a listener detected: http1, h2c, tcp, or timeout (no decision within the budget, served as TCP).",
 		}, []string{"listener", "result"}),
+		tlsDetections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_proxy_tls_detection_total",
+			Help: "Transport protocols the TLS inspector of a listener detected: tls, plaintext, or timeout (no decision within the budget, served as plaintext).",
+		}, []string{"listener", "result"}),
 	}
+	m.authz = rbac.NewMetrics(reg)
 	if reg == nil {
 		return m
 	}
@@ -55,6 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.bytes = register(reg, m.bytes)
 	m.handshakeErrors = register(reg, m.handshakeErrors)
 	m.detections = register(reg, m.detections)
+	m.tlsDetections = register(reg, m.tlsDetections)
 	return m
 }
 

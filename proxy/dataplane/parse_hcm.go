@@ -14,10 +14,11 @@ import (
 
 	"github.com/weftmesh/weft/proxy/httpguard"
 	"github.com/weftmesh/weft/proxy/httpproxy"
+	"github.com/weftmesh/weft/proxy/rbac"
 	"github.com/weftmesh/weft/proxy/route"
 )
 
-// routerFilter is the one HTTP filter supported.
+// routerFilter is the HTTP filter that ends http_filters.
 const routerFilter = "envoy.filters.http.router"
 
 // hcmTypeURL is the typed_config of an HTTP connection manager filter.
@@ -25,7 +26,7 @@ var hcmTypeURL = "type.googleapis.com/" + string((&hcmv3.HttpConnectionManager{}
 
 // parseHCM checks an HttpConnectionManager and returns what the HTTP proxy
 // serves the listener with: stat_prefix, codec_type, routes over RDS (ADS)
-// or inline, and exactly the router filter.
+// or inline, and http_filters: RBAC filters, then the router.
 func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listenerConfig) *httpproxy.Listener {
 	var hcm hcmv3.HttpConnectionManager
 	if !unpackTyped(p, path, a, &hcm) {
@@ -64,23 +65,45 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 		p.Addf(field(path, "rds"), "missing")
 	}
 
-	filters := hcm.GetHttpFilters()
-	if len(filters) != 1 {
-		p.Addf(field(path, "http_filters"), "want exactly [%s], got %d filters", routerFilter, len(filters))
-		return hl
-	}
-	fpath := index(field(path, "http_filters"), 0)
-	p.OnlyFields(fpath, filters[0], "name", "typed_config")
-	if filters[0].GetName() != routerFilter {
-		p.Addf(field(fpath, "name"), "unsupported HTTP filter %q", filters[0].GetName())
-	}
-	if tc := filters[0].GetTypedConfig(); tc != nil {
-		var router routerv3.Router
-		if unpackTyped(p, field(fpath, "typed_config"), tc, &router) {
-			p.OnlyFields(field(fpath, "typed_config"), &router)
+	hl.Authz = parseHTTPFilters(p, field(path, "http_filters"), hcm.GetHttpFilters())
+	return hl
+}
+
+// parseHTTPFilters checks http_filters: RBAC filters (at most one per
+// action), then the router, last. It returns the RBAC filters.
+func parseHTTPFilters(p *problems, path string, filters []*hcmv3.HttpFilter) *rbac.Chain {
+	authz := &rbac.Chain{}
+	router, unsupported := false, false
+	for i, f := range filters {
+		fpath := index(path, i)
+		p.OnlyFields(fpath, f, "name", "typed_config")
+		tpath := field(fpath, "typed_config")
+		switch f.GetName() {
+		case rbac.HTTPFilterName:
+			if router {
+				p.Addf(field(fpath, "name"), "%s must come before %s", rbac.HTTPFilterName, routerFilter)
+			}
+			parseHTTPRBAC(p, tpath, f.GetTypedConfig(), authz)
+		case routerFilter:
+			if i != len(filters)-1 {
+				p.Addf(field(fpath, "name"), "%s must be the last HTTP filter", routerFilter)
+			}
+			router = true
+			if tc := f.GetTypedConfig(); tc != nil {
+				var rc routerv3.Router
+				if unpackTyped(p, tpath, tc, &rc) {
+					p.OnlyFields(tpath, &rc)
+				}
+			}
+		default:
+			unsupported = true
+			p.Addf(field(fpath, "name"), "unsupported HTTP filter %q", f.GetName())
 		}
 	}
-	return hl
+	if !router && !unsupported {
+		p.Addf(path, "want %s last, got none", routerFilter)
+	}
+	return authz
 }
 
 // parseRDS checks that routes come over ADS and returns their name.

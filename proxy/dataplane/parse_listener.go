@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weftmesh/weft/proxy/httpproxy"
+	"github.com/weftmesh/weft/proxy/rbac"
 )
 
 // defaultIdleTimeout is tcp_proxy's idle_timeout when unset, as in Envoy.
@@ -21,13 +24,14 @@ const defaultIdleTimeout = time.Hour
 type listenerConfig struct {
 	name    string
 	address string // ip:port
-	// tls is nil for plaintext listeners. Every filter chain of a
-	// listener has the same transport socket: TLS ends before inspection.
-	tls *tls.Config
-	// direction is "inbound" for mTLS listeners, "outbound" otherwise.
+	// direction is "inbound" or "outbound" (listenerDirection).
 	direction string
+	// tlsInspect is set when the listener runs the TLS inspector: chains
+	// are then chosen first by transport protocol, TLS or plaintext.
+	tlsInspect bool
 	// inspect is set when the listener runs the HTTP inspector: chains
-	// are then chosen by the protocol sniffed from the first bytes.
+	// are then chosen by the protocol sniffed from the first bytes (after
+	// TLS, if any).
 	inspect bool
 	// chains are the filter chains, in the order received.
 	chains []*chainConfig
@@ -36,6 +40,13 @@ type listenerConfig struct {
 // chainConfig is one filter chain: an HTTP connection manager (http) or
 // a TCP proxy (cluster, idleTimeout).
 type chainConfig struct {
+	// transport is filter_chain_match.transport_protocol: "tls",
+	// "raw_buffer", or "" for any.
+	transport string
+	// tls is the chain's server TLS configuration, nil for plaintext.
+	// Chains of the same transport protocol have the same: TLS ends
+	// before the HTTP inspector runs.
+	tls *tls.Config
 	// protocols is filter_chain_match.application_protocols; empty for
 	// the default chain.
 	protocols []string
@@ -48,15 +59,38 @@ type chainConfig struct {
 	// hashSourceIP hashes connections on their source IP (tcp_proxy's
 	// source_ip hash_policy), for RING_HASH and MAGLEV clusters.
 	hashSourceIP bool
+	// authz holds the network RBAC filters before tcp_proxy, run on each
+	// connection before it goes upstream; empty allows all.
+	authz *rbac.Chain
 }
 
-// chain returns the filter chain for a sniffed application protocol
-// ("http/1.0", "http/1.1", "h2c", or "" for anything else): the first
-// chain that lists it, else the default chain; nil when none fits, as
-// Envoy closes such connections.
-func (lc *listenerConfig) chain(protocol string) *chainConfig {
+// group returns the chains a connection of a transport protocol ("tls",
+// "raw_buffer", or "" without the TLS inspector) may take. As in Envoy,
+// transport_protocol is matched before application_protocols, the most
+// specific match wins, and there is no backtracking: the chains that name
+// the transport protocol, else those that name none.
+func (lc *listenerConfig) group(transport string) []*chainConfig {
+	for _, want := range []string{transport, ""} {
+		var out []*chainConfig
+		for _, c := range lc.chains {
+			if c.transport == want {
+				out = append(out, c)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// chooseChain returns the chain of group for a sniffed application
+// protocol ("http/1.0", "http/1.1", "h2c", or "" for anything else): the
+// first chain that lists it, else the default chain; nil when none fits,
+// as Envoy closes such connections.
+func chooseChain(group []*chainConfig, protocol string) *chainConfig {
 	var def *chainConfig
-	for _, c := range lc.chains {
+	for _, c := range group {
 		if len(c.protocols) == 0 {
 			def = c
 		} else if protocol != "" && slices.Contains(c.protocols, protocol) {
@@ -100,46 +134,109 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 
 func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listenerConfig {
 	p.OnlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters")
-	lc := &listenerConfig{name: l.GetName(), direction: "outbound"}
+	lc := &listenerConfig{name: l.GetName(), direction: listenerDirection(p, l)}
 	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), true)
-	lc.inspect = parseListenerFilters(p, l.GetListenerFilters())
+	filters := parseListenerFilters(p, l.GetListenerFilters())
+	lc.tlsInspect, lc.inspect = filters.tls, filters.http
 
 	chains := l.GetFilterChains()
 	switch {
 	case len(chains) == 0:
 		p.Addf("filter_chains", "want at least one filter chain")
 		return lc
-	case !lc.inspect && len(chains) != 1:
-		p.Addf("filter_chains", "want exactly one filter chain without the HTTP inspector, got %d", len(chains))
+	case !lc.inspect && !lc.tlsInspect && len(chains) != 1:
+		p.Addf("filter_chains", "want exactly one filter chain without the HTTP or TLS inspector, got %d", len(chains))
 		return lc
 	}
-	if ts := chains[0].GetTransportSocket(); ts != nil {
-		path := "filter_chains[0].transport_socket"
-		if dt, ok := parseDownstreamTLS(p, path, ts); ok {
-			if tc, err := d.serverTLS(dt.matchers); err != nil {
-				p.Addf(path, "%v", err)
-			} else {
-				tc.NextProtos = dt.alpn
-				lc.tls, lc.direction = tc, "inbound"
-			}
-		}
-	}
-	defaults := 0
+	first := make(map[string]int)    // transport protocol → its first chain
+	defaults := make(map[string]int) // transport protocol → chains without application protocols
 	for i, fc := range chains {
 		path := fmt.Sprintf("filter_chains[%d]", i)
-		if i > 0 && !proto.Equal(fc.GetTransportSocket(), chains[0].GetTransportSocket()) {
-			p.Addf(field(path, "transport_socket"), "must equal filter_chains[0].transport_socket")
+		transport := fc.GetFilterChainMatch().GetTransportProtocol()
+		var tc *tls.Config
+		if j, seen := first[transport]; seen {
+			if !proto.Equal(fc.GetTransportSocket(), chains[j].GetTransportSocket()) {
+				p.Addf(field(path, "transport_socket"), "must equal filter_chains[%d].transport_socket", j)
+			}
+			tc = lc.chains[j].tls
+		} else {
+			first[transport] = i
+			tc = d.parseChainTLS(p, path, fc, transport)
 		}
 		c := d.parseChain(p, path, fc, lc)
+		c.tls = tc
 		if len(c.protocols) == 0 {
-			defaults++
+			defaults[c.transport]++
 		}
 		lc.chains = append(lc.chains, c)
 	}
-	if defaults > 1 {
-		p.Addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", defaults)
+	for _, transport := range []string{"", transportTLS, transportRaw} {
+		switch n := defaults[transport]; {
+		case n > 1 && transport == "":
+			p.Addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", n)
+		case n > 1:
+			p.Addf("filter_chains", "at most one chain with transport_protocol %q may have no application_protocols, got %d", transport, n)
+		}
 	}
 	return lc
+}
+
+// listenerDirection tells inbound listeners from outbound ones, for
+// metrics and for whose SPIFFE ID is the peer: traffic_direction when set,
+// else inbound when a chain terminates TLS (STRICT, PERMISSIVE) or the
+// name starts with "inbound|" (a DISABLE inbound listener is plaintext).
+func listenerDirection(p *problems, l *listenerv3.Listener) string {
+	terminatesTLS := slices.ContainsFunc(l.GetFilterChains(), func(fc *listenerv3.FilterChain) bool {
+		return fc.GetTransportSocket() != nil
+	})
+	switch l.GetTrafficDirection() {
+	case corev3.TrafficDirection_INBOUND:
+		return directionInbound
+	case corev3.TrafficDirection_OUTBOUND:
+		if terminatesTLS {
+			p.Addf("traffic_direction", "an OUTBOUND listener cannot terminate TLS")
+		}
+		return directionOutbound
+	}
+	if terminatesTLS || strings.HasPrefix(l.GetName(), "inbound|") {
+		return directionInbound
+	}
+	return directionOutbound
+}
+
+// Directions of listeners.
+const (
+	directionInbound  = "inbound"
+	directionOutbound = "outbound"
+)
+
+// parseChainTLS checks the transport socket of the first chain of a
+// transport protocol and returns its server TLS configuration, nil for
+// plaintext. A tls chain must terminate TLS, a raw_buffer chain must not.
+func (d *Dataplane) parseChainTLS(p *problems, path string, fc *listenerv3.FilterChain, transport string) *tls.Config {
+	path = field(path, "transport_socket")
+	ts := fc.GetTransportSocket()
+	switch {
+	case ts == nil && transport == transportTLS:
+		p.Addf(path, "missing: a chain with transport_protocol %q terminates TLS", transportTLS)
+		return nil
+	case ts == nil:
+		return nil
+	case transport == transportRaw:
+		p.Addf(path, "must be empty: a chain with transport_protocol %q is plaintext", transportRaw)
+		return nil
+	}
+	dt, ok := parseDownstreamTLS(p, path, ts)
+	if !ok {
+		return nil
+	}
+	tc, err := d.serverTLS(dt.matchers)
+	if err != nil {
+		p.Addf(path, "%v", err)
+		return nil
+	}
+	tc.NextProtos = dt.alpn
+	return tc
 }
 
 // parseChain validates one filter chain of lc.
@@ -148,8 +245,9 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	p.OnlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
 	if m := fc.GetFilterChainMatch(); m != nil {
 		mpath := field(path, "filter_chain_match")
-		p.OnlyFields(mpath, m, "application_protocols")
-		if !lc.inspect {
+		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol")
+		c.transport = parseTransportProtocol(p, mpath, m, lc)
+		if !lc.inspect && (len(m.GetApplicationProtocols()) > 0 || c.transport == "" && !lc.tlsInspect) {
 			p.Addf(mpath, "needs the HTTP inspector listener filter")
 		}
 		for j, ap := range m.GetApplicationProtocols() {
@@ -161,18 +259,23 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	}
 
 	filters := fc.GetFilters()
-	if len(filters) != 1 {
-		p.Addf(field(path, "filters"), "want exactly one network filter, got %d", len(filters))
+	authz, n := parseNetworkRBACFilters(p, path, filters)
+	if len(filters)-n != 1 {
+		p.Addf(field(path, "filters"), "want exactly one network filter, got %d", len(filters)-n)
 		return c
 	}
-	path = field(path, "filters[0]")
-	p.OnlyFields(path, filters[0], "name", "typed_config")
-	if filters[0].GetTypedConfig().GetTypeUrl() == hcmTypeURL {
-		c.http = d.parseHCM(p, field(path, "typed_config"), filters[0].GetTypedConfig(), lc)
+	path = index(field(path, "filters"), n)
+	p.OnlyFields(path, filters[n], "name", "typed_config")
+	if filters[n].GetTypedConfig().GetTypeUrl() == hcmTypeURL {
+		if n > 0 {
+			p.Addf(path, "%s filters are supported before tcp_proxy only; HTTP chains take %s in http_filters", rbac.NetworkFilterName, rbac.HTTPFilterName)
+		}
+		c.http = d.parseHCM(p, field(path, "typed_config"), filters[n].GetTypedConfig(), lc)
 		return c
 	}
+	c.authz = authz
 	var tp tcpproxyv3.TcpProxy
-	if !unpackTyped(p, field(path, "typed_config"), filters[0].GetTypedConfig(), &tp) {
+	if !unpackTyped(p, field(path, "typed_config"), filters[n].GetTypedConfig(), &tp) {
 		return c
 	}
 	path = field(path, "typed_config")
@@ -184,6 +287,23 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	}
 	c.idleTimeout = parseDuration(p, field(path, "idle_timeout"), tp.GetIdleTimeout(), defaultIdleTimeout)
 	return c
+}
+
+// parseTransportProtocol checks filter_chain_match.transport_protocol,
+// which the TLS inspector sets.
+func parseTransportProtocol(p *problems, mpath string, m *listenerv3.FilterChainMatch, lc *listenerConfig) string {
+	tp := m.GetTransportProtocol()
+	if tp == "" {
+		return ""
+	}
+	path := field(mpath, "transport_protocol")
+	if tp != transportTLS && tp != transportRaw {
+		p.Addf(path, "unsupported transport protocol %q, want %q or %q", tp, transportTLS, transportRaw)
+	}
+	if !lc.tlsInspect {
+		p.Addf(path, "needs the TLS inspector listener filter")
+	}
+	return tp
 }
 
 func cloneListeners(ls []*listenerv3.Listener) []*listenerv3.Listener {

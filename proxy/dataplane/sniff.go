@@ -10,12 +10,16 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
+	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	"google.golang.org/protobuf/proto"
 )
 
-// sniffBudget is how long the HTTP inspector waits for the client's first
-// bytes. Envoy's inspector waits as long as it takes; Weft gives up early
-// so that server-first protocols (a MySQL greeting) are not stalled: on
-// timeout the connection takes the default (TCP) chain.
+// sniffBudget is how long the listener filters wait for the client's
+// first bytes. Envoy's inspectors wait as long as it takes; Weft gives up
+// early so that server-first protocols (a MySQL greeting) are not stalled:
+// on timeout the connection is plaintext (TLS inspector) and takes the
+// default (TCP) chain (HTTP inspector). On a plaintext connection both
+// inspectors share one budget from the accept.
 const sniffBudget = 100 * time.Millisecond
 
 // sniffMaxBytes bounds what the inspector reads before deciding: an HTTP/1
@@ -41,50 +45,120 @@ const (
 	detectedTimeout = "timeout"
 )
 
-// parseListenerFilters checks a listener's listener_filters and reports
-// whether they hold the HTTP inspector, the only one supported.
-func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) bool {
-	if len(fs) > 1 {
-		p.Addf("listener_filters", "want at most one listener filter, got %d", len(fs))
+// Names of the listener filters supported, as Envoy names them.
+const (
+	tlsInspectorName  = "envoy.filters.listener.tls_inspector"
+	httpInspectorName = "envoy.filters.listener.http_inspector"
+)
+
+// listenerFilters are the inspectors a listener runs on each connection.
+type listenerFilters struct {
+	// tls detects the transport protocol (tlsinspect.go).
+	tls bool
+	// http detects the application protocol after TLS, if any.
+	http bool
+}
+
+// parseListenerFilters checks a listener's listener_filters: the TLS
+// inspector, the HTTP inspector, or both in that order, each with no
+// fields set.
+func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listenerFilters {
+	var out listenerFilters
+	if len(fs) > 2 {
+		p.Addf("listener_filters", "want at most two listener filters, got %d", len(fs))
+		return out
 	}
-	found := false
 	for i, f := range fs {
 		path := fmt.Sprintf("listener_filters[%d]", i)
 		p.OnlyFields(path, f, "name", "typed_config")
-		var hi httpinspectorv3.HttpInspector
-		if unpackTyped(p, field(path, "typed_config"), f.GetTypedConfig(), &hi) {
-			p.OnlyFields(field(path, "typed_config"), &hi)
-			found = true
+		tpath := field(path, "typed_config")
+		var (
+			ti tlsinspectorv3.TlsInspector
+			hi httpinspectorv3.HttpInspector
+		)
+		switch tc := f.GetTypedConfig(); {
+		case tc == nil:
+			p.Addf(tpath, "missing")
+		case tc.GetTypeUrl() == typeURL(&ti):
+			if unpackTyped(p, tpath, tc, &ti) {
+				p.OnlyFields(tpath, &ti)
+			}
+			switch {
+			case out.tls:
+				p.Addf(path, "duplicate %s", tlsInspectorName)
+			case out.http:
+				p.Addf(path, "%s must come before %s", tlsInspectorName, httpInspectorName)
+			}
+			out.tls = true
+		case tc.GetTypeUrl() == typeURL(&hi):
+			if unpackTyped(p, tpath, tc, &hi) {
+				p.OnlyFields(tpath, &hi)
+			}
+			if out.http {
+				p.Addf(path, "duplicate %s", httpInspectorName)
+			}
+			out.http = true
+		default:
+			p.Addf(tpath, "unsupported type %q, want %s or %s", tc.GetTypeUrl(), typeURL(&ti), typeURL(&hi))
 		}
 	}
-	return found
+	return out
 }
 
-// sniff reads the first bytes of c, for at most sniffBudget, to tell
-// HTTP/1.x and h2c from anything else. It returns the application protocol
-// ("" when not HTTP), the metrics result, and a conn that replays what was
-// read.
-func sniff(c net.Conn) (protocol, result string, replay net.Conn) {
+// typeURL is the type URL of m in a typed_config.
+func typeURL(m proto.Message) string {
+	return "type.googleapis.com/" + string(m.ProtoReflect().Descriptor().FullName())
+}
+
+// sniff reads the first bytes of c until deadline to tell HTTP/1.x and
+// h2c from anything else. It returns the application protocol ("" when not
+// HTTP), the metrics result, and a conn that replays what was read.
+func sniff(c net.Conn, deadline time.Time) (protocol, result string, replay net.Conn) {
+	buf, end, replay := peek(c, deadline, func(b []byte) bool {
+		_, done := classify(b)
+		return done || len(b) >= sniffMaxBytes
+	})
+	protocol, done := classify(buf)
+	switch {
+	case done && protocol == protoH2C:
+		return protocol, detectedH2C, replay
+	case done && protocol != "":
+		return protocol, detectedHTTP1, replay
+	case !done && end == peekTimeout:
+		return "", detectedTimeout, replay
+	}
+	return "", detectedTCP, replay
+}
+
+// peekEnd tells why peek stopped reading.
+type peekEnd int
+
+const (
+	peekDecided peekEnd = iota // decide returned true
+	peekTimeout                // the deadline passed first
+	peekFailed                 // EOF or another read error
+)
+
+// peek reads the first bytes of c until decide, called after every read
+// with all the bytes so far, returns true, the deadline passes, or a read
+// fails. It returns the bytes, why it stopped, and a conn that replays
+// them before the rest of c. The listener filters (the TLS and HTTP
+// inspectors) share it.
+func peek(c net.Conn, deadline time.Time, decide func([]byte) bool) ([]byte, peekEnd, net.Conn) {
 	var buf []byte
 	chunk := make([]byte, 1024)
-	_ = c.SetReadDeadline(time.Now().Add(sniffBudget))
+	_ = c.SetReadDeadline(deadline)
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 	for {
 		n, err := c.Read(chunk)
 		buf = append(buf, chunk[:n]...)
-		protocol, done := classify(buf)
-		replay = &replayConn{Conn: c, prefix: buf}
 		switch {
-		case done && protocol == protoH2C:
-			return protocol, detectedH2C, replay
-		case done && protocol != "":
-			return protocol, detectedHTTP1, replay
-		case done || len(buf) >= sniffMaxBytes:
-			return "", detectedTCP, replay
+		case n > 0 && decide(buf):
+			return buf, peekDecided, &replayConn{Conn: c, prefix: buf}
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return "", detectedTimeout, replay
+			return buf, peekTimeout, &replayConn{Conn: c, prefix: buf}
 		case err != nil:
-			return "", detectedTCP, replay
+			return buf, peekFailed, &replayConn{Conn: c, prefix: buf}
 		}
 	}
 }
@@ -155,4 +229,13 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes the connection when it can, and closes it
+// otherwise, so that a TCP proxy keeps half-closing inspected connections.
+func (c *replayConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return c.Close()
 }

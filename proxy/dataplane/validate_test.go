@@ -9,6 +9,8 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
+	originaldstv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/original_dst/v3"
+	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -46,7 +48,7 @@ func TestListenerValidation(t *testing.T) {
 			return nil
 		}, []string{
 			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.rds: missing`,
-			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.http_filters: want exactly [envoy.filters.http.router], got 0 filters`,
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.http_filters: want envoy.filters.http.router last, got none`,
 		}},
 		{"listener_filters and use_original_dst", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
@@ -60,7 +62,7 @@ func TestListenerValidation(t *testing.T) {
 			f := &listenerv3.ListenerFilter{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}
 			l.ListenerFilters = []*listenerv3.ListenerFilter{f, f}
 			return nil
-		}, []string{`listener "inbound|9000": listener_filters: want at most one listener filter, got 2`}},
+		}, []string{`listener "inbound|9000": listener_filters[1]: duplicate envoy.filters.listener.http_inspector`}},
 		{"inspected chains", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}}
 			second := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
@@ -77,7 +79,7 @@ func TestListenerValidation(t *testing.T) {
 		{"two filter chains", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
 			return nil
-		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain without the HTTP inspector, got 2`}},
+		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain without the HTTP or TLS inspector, got 2`}},
 		{"filter_chain_match", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{DestinationPort: wrapperspb.UInt32(80)}
 			return nil
@@ -148,6 +150,61 @@ func TestListenerValidation(t *testing.T) {
 			l.FilterChains[0].TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, &tlsv3.UpstreamTlsContext{})}
 			return nil
 		}, []string{`listener "inbound|9000": filter_chains[0].transport_socket.typed_config: unsupported type "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"`}},
+		{"transport_protocol without the TLS inspector", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "tls"}
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filter_chain_match.transport_protocol: needs the TLS inspector listener filter`}},
+		{"unknown transport_protocol", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{tlsInspectorFilter(t)}
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "quic"}
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[0].filter_chain_match.transport_protocol: unsupported transport protocol "quic", want "tls" or "raw_buffer"`}},
+		{"two tls chains with different transport sockets", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{tlsInspectorFilter(t), {Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}}
+			second := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "tls", ApplicationProtocols: []string{"h2c"}}
+			second.FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "tls"}
+			l.FilterChains = append(l.FilterChains, second)
+			d := downstreamTLS(t, l)
+			d.CommonTlsContext.AlpnProtocols = []string{"h2"}
+			setDownstreamTLS(t, l, d)
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains[1].transport_socket: must equal filter_chains[0].transport_socket`}},
+		{"plaintext chain with TLS, TLS chain without", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{tlsInspectorFilter(t)}
+			second := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "raw_buffer"}
+			second.FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "tls"}
+			second.TransportSocket = nil
+			l.FilterChains = append(l.FilterChains, second)
+			return nil
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].transport_socket: must be empty: a chain with transport_protocol "raw_buffer" is plaintext`,
+			`listener "inbound|9000": filter_chains[1].transport_socket: missing: a chain with transport_protocol "tls" terminates TLS`,
+		}},
+		{"two default chains of one transport protocol", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{tlsInspectorFilter(t)}
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{TransportProtocol: "tls"}
+			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
+			return nil
+		}, []string{`listener "inbound|9000": filter_chains: at most one chain with transport_protocol "tls" may have no application_protocols, got 2`}},
+		{"unknown listener filter", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.original_dst", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &originaldstv3.OriginalDst{})}}}
+			return nil
+		}, []string{`listener "inbound|9000": listener_filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst", want type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector or type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`}},
+		{"TLS inspector after the HTTP inspector, with JA3", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			ti := tlsInspectorFilter(t)
+			ti.ConfigType = &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &tlsinspectorv3.TlsInspector{EnableJa3Fingerprinting: wrapperspb.Bool(true)})}
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}, ti}
+			return nil
+		}, []string{
+			`listener "inbound|9000": listener_filters[1].typed_config.enable_ja3_fingerprinting: unsupported field`,
+			`listener "inbound|9000": listener_filters[1]: envoy.filters.listener.tls_inspector must come before envoy.filters.listener.http_inspector`,
+		}},
+		{"OUTBOUND listener with TLS", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			l.TrafficDirection = corev3.TrafficDirection_OUTBOUND
+			return nil
+		}, []string{`listener "inbound|9000": traffic_direction: an OUTBOUND listener cannot terminate TLS`}},
 		{"duplicate name", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			return []*listenerv3.Listener{l, inboundListener(t, name, "127.0.0.1:1", name, "spiffe://cluster.local/")}
 		}, []string{`listener "inbound|9000": duplicate name`}},

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weftmesh/weft/proxy/rbac"
 )
 
 // FlagDownstreamDisconnect is a request whose client went away before the
@@ -51,6 +54,14 @@ type AccessEntry struct {
 	// PeerID is the verified SPIFFE ID of the downstream mTLS client.
 	PeerID     string `json:"peer_id"`
 	XRequestID string `json:"x_request_id,omitempty"`
+	// AuthzPolicy and AuthzReason tell what the listener's RBAC filters
+	// decided: the DENY policy key and "denied", "" and "not_allowed", or
+	// the ALLOW policy key and "allowed"; AuthzAudit lists the AUDIT
+	// (LOG) policies that matched, joined with ",". Empty without RBAC
+	// filters.
+	AuthzPolicy string `json:"authz_policy,omitempty"`
+	AuthzReason string `json:"authz_reason,omitempty"`
+	AuthzAudit  string `json:"authz_audit,omitempty"`
 }
 
 // write appends e as one line; a failed write is dropped, as logging must
@@ -90,6 +101,7 @@ func (f appendFile) Write(p []byte) (int, error) {
 // requestRecord collects what the handler learns for the access log.
 type requestRecord struct {
 	cluster, host string
+	authz         rbac.Decision
 }
 
 type recordKey struct{}
@@ -99,6 +111,13 @@ type recordKey struct{}
 func noteUpstream(ctx context.Context, cluster, host string) {
 	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok {
 		rec.cluster, rec.host = cluster, host
+	}
+}
+
+// noteAuthz records the RBAC decision on a request for the access log.
+func noteAuthz(ctx context.Context, d rbac.Decision) {
+	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok {
+		rec.authz = d
 	}
 }
 
@@ -136,6 +155,7 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 		e.BytesSent = lw.n
 		e.DurationMillis = time.Since(start).Milliseconds()
 		e.UpstreamCluster, e.UpstreamHost = rec.cluster, rec.host
+		e.AuthzPolicy, e.AuthzReason, e.AuthzAudit = rec.authz.Policy, rec.authz.Reason, strings.Join(rec.authz.Audited, ",")
 		info.listener.AccessLog.write(e)
 	}()
 	p.ServeHTTP(lw, r)

@@ -26,7 +26,16 @@
 // start_time, method, path, protocol, response_code, response_flags ("-"
 // or DC, DPE, NR, NC, UH, UF, UT, UO, URX, UPE), bytes_received,
 // bytes_sent, duration_ms, upstream_host, upstream_cluster, peer_id (the
-// downstream mTLS client) and x_request_id when the request has one.
+// downstream mTLS client) and x_request_id when the request has one, and
+// on listeners with RBAC filters authz_policy, authz_reason and
+// authz_audit.
+//
+// A Listener's Authz (its envoy.filters.http.rbac filters) decides on every
+// request once its path is normalized, before routing: a denied request
+// gets 403 "RBAC: access denied" with flag RBAC, or for gRPC a
+// Trailers-Only PERMISSION_DENIED, and is counted in
+// weft_proxy_authz_denied_total; AUDIT matches are logged and counted in
+// weft_proxy_authz_audited_total.
 //
 // Every request is routed by the listener's Router (the compiled route
 // configuration). A route either answers itself (direct response,

@@ -156,6 +156,9 @@ func (ex *exchange) serve(ctx context.Context) {
 		ex.local(http.StatusBadRequest, "", "invalid path")
 		return
 	}
+	if !ex.authorize(ctx) {
+		return
+	}
 	var router Router
 	if f := ex.info.listener.Router; f != nil {
 		router = f()

@@ -35,6 +35,7 @@ type http1Conns struct {
 // http1Conn is one downstream connection served by the HTTP/1 loop.
 type http1Conn struct {
 	c net.Conn
+	l *Listener
 	// idle is true while waiting for the next request head.
 	idle bool
 }
@@ -67,7 +68,21 @@ func (s *http1Conns) setIdle(hc *http1Conn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hc.idle = idle
-	return !s.closing
+	// A retired listener's connection ends before its next request, but a
+	// request that has begun to arrive is served.
+	return !s.closing && (!idle || !hc.l.retired.Load())
+}
+
+// interruptIdle ends the idle connections served under l, now retired;
+// busy ones end after their response (setIdle).
+func (s *http1Conns) interruptIdle(l *Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for hc := range s.conns {
+		if hc.l == l && hc.idle {
+			_ = hc.c.SetReadDeadline(time.Now())
+		}
+	}
 }
 
 // draining reports whether Shutdown has begun.
@@ -115,7 +130,7 @@ func (s *http1Conns) shutdown(ctx context.Context) error {
 // c is closed on return.
 func (p *Proxy) serveHTTP1(ctx context.Context, info *connInfo, c net.Conn, br *bufio.Reader) {
 	defer c.Close()
-	hc := &http1Conn{c: c}
+	hc := &http1Conn{c: c, l: info.listener}
 	if !p.h1.add(hc) {
 		return
 	}
@@ -189,7 +204,8 @@ func (p *Proxy) serveHTTP1Request(ctx context.Context, c net.Conn, br *bufio.Rea
 		req.TLS = &st
 	}
 	w := newHTTP1Writer(bw, req)
-	w.conn, w.br, w.draining = c, br, p.h1.draining
+	w.conn, w.br = c, br
+	w.draining = func() bool { return p.h1.draining() || infoFrom(ctx).listener.retired.Load() }
 	upgrade := isUpgrade(req)
 	watch := newCloseWatch(c, br, cancel)
 	defer watch.stop()

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weftmesh/weft/proxy/httpguard"
+	"github.com/weftmesh/weft/proxy/rbac"
 	"github.com/weftmesh/weft/proxy/route"
 )
 
@@ -40,7 +42,9 @@ const (
 	CodecHTTP2
 )
 
-// Listener describes the listener a connection was accepted on.
+// Listener describes the listener a connection was accepted on. Its
+// fields must not change once it serves; a new configuration is a new
+// Listener, and Retire drains the connections of the old one.
 type Listener struct {
 	// Name and Direction ("inbound" or "outbound") label metrics and logs.
 	Name      string
@@ -54,6 +58,12 @@ type Listener struct {
 	Limits httpguard.Limits
 	// AccessLog, when not nil, receives a line per request.
 	AccessLog *AccessLog
+	// Authz holds the listener's RBAC filters (envoy.filters.http.rbac),
+	// run on every request after its path is normalized and before it is
+	// routed; nil or empty allows every request.
+	Authz *rbac.Chain
+	// retired is set by Retire: responses then end their connection.
+	retired atomic.Bool
 }
 
 // Router decides what to do with a request.
@@ -144,10 +154,20 @@ type Proxy struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	authz   *rbac.Metrics
 
-	// servers by codec; conns maps a served connection to its connInfo.
-	servers map[Codec]*server
-	conns   sync.Map
+	// servers holds the HTTP/2 server of each Listener in service, and
+	// draining those of retired Listeners whose connections are not all
+	// closed; conns maps a served connection to its connInfo.
+	mu       sync.Mutex
+	servers  map[*Listener]*server
+	draining map[*server]struct{}
+	conns    sync.Map
+	// drains counts the goroutines draining retired servers.
+	drains sync.WaitGroup
+	// stop ends those goroutines' wait when the Proxy closes.
+	stop     context.Context
+	stopFunc context.CancelFunc
 
 	upstreams upstreams
 	// h1 tracks the connections of the HTTP/1 loop.
@@ -174,18 +194,77 @@ func New(cfg Config) *Proxy {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		metrics:   newMetrics(cfg.Registerer),
+		authz:     rbac.NewMetrics(cfg.Registerer),
 		upstreams: upstreams{idleTimeout: cfg.IdleTimeout, byKey: map[any]*upstream{}},
 	}
 	p.buffers.New = func() any {
 		b := make([]byte, copyBufferSize)
 		return &b
 	}
-	p.servers = map[Codec]*server{
-		CodecAuto:  p.newServer(true, true),
-		CodecHTTP1: p.newServer(true, false),
-		CodecHTTP2: p.newServer(false, true),
-	}
+	p.servers = map[*Listener]*server{}
+	p.draining = map[*server]struct{}{}
+	p.stop, p.stopFunc = context.WithCancel(context.Background())
 	return p
+}
+
+// serverFor returns the HTTP/2 server of l, made at its first connection;
+// nil once l is retired or the Proxy shut down.
+func (p *Proxy) serverFor(l *Listener) *server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l.retired.Load() || p.servers == nil {
+		return nil
+	}
+	s := p.servers[l]
+	if s == nil {
+		s = p.newServer(l.Codec != CodecHTTP2, l.Codec != CodecHTTP1)
+		p.servers[l] = s
+	}
+	return s
+}
+
+// Retire drains the connections served under l, as Envoy drains a
+// listener whose configuration changed: HTTP/2 connections get GOAWAY,
+// HTTP/1 ones close once idle or after their current response (which says
+// Connection: close). Requests in flight finish under l; clients send the
+// next ones on new connections, which get the new configuration. Call it
+// when l is replaced; ServeConn refuses l from then on.
+func (p *Proxy) Retire(l *Listener) {
+	if l.retired.Swap(true) {
+		return
+	}
+	p.h1.interruptIdle(l)
+	p.mu.Lock()
+	s := p.servers[l]
+	delete(p.servers, l)
+	if s != nil && p.draining != nil {
+		p.draining[s] = struct{}{}
+	}
+	p.mu.Unlock()
+	if s == nil {
+		return
+	}
+	p.drains.Go(func() {
+		_ = s.shutdown(p.stop)
+		s.wait()
+		p.mu.Lock()
+		delete(p.draining, s)
+		p.mu.Unlock()
+	})
+}
+
+// allServers returns every server, in service or draining.
+func (p *Proxy) allServers() []*server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*server, 0, len(p.servers)+len(p.draining))
+	for _, s := range p.servers {
+		out = append(out, s)
+	}
+	for s := range p.draining {
+		out = append(out, s)
+	}
+	return out
 }
 
 // newServer returns the server of one codec. HTTP/2 is negotiated by ALPN
@@ -227,7 +306,7 @@ func (p *Proxy) BeginShutdown() {
 // refuses connections from then on.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	errs := []error{p.h1.shutdown(ctx)}
-	for _, s := range p.servers {
+	for _, s := range p.allServers() {
 		errs = append(errs, s.shutdown(ctx))
 	}
 	return errors.Join(errs...)
@@ -244,7 +323,13 @@ func (p *Proxy) Retain(keep func(key any) bool) {
 // once every ServeConn has returned; it waits for the goroutines the Proxy
 // started.
 func (p *Proxy) Close() {
-	for _, s := range p.servers {
+	p.mu.Lock()
+	servers := p.servers
+	p.servers = nil // no new server from now on
+	p.mu.Unlock()
+	p.stopFunc()
+	p.drains.Wait()
+	for _, s := range servers {
 		s.wait()
 	}
 	p.upstreams.closeAll()

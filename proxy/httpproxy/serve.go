@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,8 @@ type connInfo struct {
 	listener *Listener
 	// peer is the verified SPIFFE ID of the downstream mTLS client.
 	peer string
+	// remote and local are the connection's addresses, for RBAC.
+	remote, local netip.AddrPort
 	// done is closed when the server is done with the connection.
 	done     chan struct{}
 	doneOnce sync.Once
@@ -46,15 +49,17 @@ func infoFrom(ctx context.Context) *connInfo {
 // plaintext connection of an auto codec listener) is served by net/http's
 // HTTP/2 server; HTTP/1 by the strict loop of serveHTTP1.
 func (p *Proxy) ServeConn(ctx context.Context, l *Listener, c net.Conn, peer string) {
-	info := &connInfo{listener: l, peer: peer, done: make(chan struct{})}
+	info := &connInfo{listener: l, peer: peer, done: make(chan struct{}),
+		remote: addrPort(c.RemoteAddr()), local: addrPort(c.LocalAddr())}
 	conn, br, h2 := p.chooseProtocol(l, c)
 	if !h2 {
 		p.serveHTTP1(ctx, info, c, br)
 		return
 	}
-	s := p.servers[l.Codec]
+	s := p.serverFor(l)
 	if s == nil {
-		s = p.servers[CodecAuto]
+		_ = conn.Close() // retired: the client reconnects to the new one
+		return
 	}
 	info.conn = conn
 	p.conns.Store(conn, info)
