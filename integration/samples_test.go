@@ -30,4 +30,12 @@ func TestStandaloneSampleIsValid(t *testing.T) {
 	if _, err := translate.Proxy(m, web); err != nil {
 		t.Errorf("translating web-1: %v", err)
 	}
+	p := m.Policies
+	if len(p.PeerAuthentications) != 1 || len(p.AuthorizationPolicies) != 1 || len(p.TrafficPolicies) != 1 {
+		t.Errorf("sample policies: %d PeerAuthentications, %d AuthorizationPolicies, %d TrafficPolicies; want 1 of each",
+			len(p.PeerAuthentications), len(p.AuthorizationPolicies), len(p.TrafficPolicies))
+	}
+	if problems := translate.Check(m); len(problems) > 0 {
+		t.Errorf("the sample's policies are not fully applied: %v", problems)
+	}
 }
