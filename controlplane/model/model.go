@@ -38,6 +38,26 @@ type Service struct {
 	// empty selector picks none (as for a Kubernetes Service).
 	Selector map[string]string
 	Ports    []ServicePort
+	// ClusterIPs are the Service's virtual addresses (Kubernetes mode;
+	// none in standalone mode). Captured traffic is matched on them.
+	ClusterIPs []netip.Addr
+	// Slices, when not nil, are the Service's endpoints as its
+	// EndpointSlices list them (Kubernetes mode): Endpoints then follows
+	// them rather than the selector, so readiness and terminating pods
+	// count as Kubernetes says.
+	Slices []SliceEndpoint
+}
+
+// SliceEndpoint is one endpoint of an EndpointSlice.
+type SliceEndpoint struct {
+	Address netip.Addr
+	// Ports maps the name of a service port ("" for an unnamed one) to
+	// the endpoint's port number for it.
+	Ports map[string]uint32
+	// Ready is the slice's ready condition (serving and not terminating).
+	Ready bool
+	// Pod is the Pod behind the endpoint (its targetRef), if any.
+	Pod *NamespacedName
 }
 
 // ServicePort is one port of a Service.
@@ -68,6 +88,19 @@ type Workload struct {
 	// BootstrapTokenSHA256 is the hex digest of the workload's CA bootstrap
 	// token; empty when the workload has none.
 	BootstrapTokenSHA256 string
+	// Dependencies are the Services outside its namespace this workload
+	// calls (Kubernetes mode: the Pod annotation weft.dev/dependencies);
+	// a Name of "*" stands for every Service of Namespace. A sidecar's
+	// configuration covers its own namespace's Services and these, so that
+	// its memory grows with what it calls, not with the cluster.
+	Dependencies []NamespacedName
+	// Pod is true for a Kubernetes Pod: its sidecar captures the pod's
+	// traffic rather than listening on explicit ports (Ports, Outbound).
+	Pod bool
+	// Proxyless is true for a gRPC application that is its own xDS client
+	// (grpc-go's xds:/// resolver) and has no sidecar: it gets
+	// translate.Proxyless's resources instead of a sidecar's.
+	Proxyless bool
 }
 
 // WorkloadPort is a port the workload serves: the sidecar accepts mTLS on
@@ -155,8 +188,14 @@ func (m *Mesh) Service(key NamespacedName) *Service {
 
 // Endpoints returns the endpoints behind one port of a service, sorted by
 // address. A workload is an endpoint when the service's selector matches its
-// labels and it serves the port's target port (by number or by name).
+// labels and it serves the port's target port (by number or by name). A
+// Service with Slices lists instead its ready slice endpoints whose Pod is
+// a mesh workload (one with a sidecar, hence an identity); endpoints of
+// pods outside the mesh are left out.
 func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
+	if svc.Slices != nil {
+		return m.sliceEndpoints(svc, port)
+	}
 	var eps []Endpoint
 	for i := range m.Workloads {
 		w := &m.Workloads[i]
@@ -179,6 +218,31 @@ func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
 	}
 	slices.SortFunc(eps, func(a, b Endpoint) int { return a.Address.Compare(b.Address) })
 	return eps
+}
+
+func (m *Mesh) sliceEndpoints(svc *Service, port ServicePort) []Endpoint {
+	var eps []Endpoint
+	for _, se := range svc.Slices {
+		target, ok := se.Ports[port.Name]
+		if !ok || !se.Ready || se.Pod == nil || target == 0 || target > 65535 {
+			continue
+		}
+		w := m.Workload(*se.Pod)
+		if w == nil {
+			continue
+		}
+		id, err := m.Identity(w)
+		if err != nil {
+			continue
+		}
+		eps = append(eps, Endpoint{
+			Address:  netip.AddrPortFrom(se.Address, uint16(target)),
+			Identity: id,
+			Workload: w.Key(),
+		})
+	}
+	slices.SortFunc(eps, func(a, b Endpoint) int { return a.Address.Compare(b.Address) })
+	return slices.CompactFunc(eps, func(a, b Endpoint) bool { return a.Address == b.Address })
 }
 
 func (w *Workload) servePort(sp ServicePort) (WorkloadPort, bool) {
