@@ -9,14 +9,18 @@
 // OnClusters, OnEndpoints and OnRoutes. Every call validates the complete set first;
 // any field outside the supported subset is an error naming the resource
 // and the field path, and leaves the running configuration untouched, so
-// the caller can NACK it. A valid set is applied without disturbing
-// established connections:
+// the caller can NACK it. A valid set is applied as Envoy applies one:
 //
 //   - a listener with a new name is bound and served;
+//   - a listener that did not change keeps everything, connections included;
 //   - a listener with the same name and address gets its new configuration
-//     by an atomic swap, keeping its socket and connections;
+//     by an atomic swap, keeping its socket; the connections accepted under
+//     the old configuration are drained: HTTP ones end after their current
+//     requests (HTTP/1 Connection: close, HTTP/2 GOAWAY), and any still
+//     open after the drain timeout are closed, so that a policy change
+//     (authorization, mTLS mode) reaches every connection within it;
 //   - a listener whose address changed, or that disappeared, has its socket
-//     closed while its established connections run to their end;
+//     closed and its connections drained the same way;
 //   - clusters and endpoints are swapped atomically and used by new
 //     connections only (by the next request, on HTTP listeners);
 //   - route configurations (RDS) are compiled and swapped atomically; the

@@ -19,7 +19,7 @@ import (
 
 // TestListenerSwapKeepsSocketAndConnections changes the configuration of a
 // listener that keeps its name and address: the established connection
-// lives on, the socket stays bound, and new connections follow the new
+// lives on through the drain timeout (retire_test.go), the socket stays bound, and new connections follow the new
 // configuration (here: a cluster that does not exist).
 func TestListenerSwapKeepsSocketAndConnections(t *testing.T) {
 	m := newMesh(t)
@@ -51,7 +51,7 @@ func TestListenerSwapKeepsSocketAndConnections(t *testing.T) {
 
 // TestListenerRemovedOrMovedKeepsConnections closes the socket of a
 // listener that disappears or changes address, and lets its established
-// connection finish.
+// connection finish within the drain timeout.
 func TestListenerRemovedOrMovedKeepsConnections(t *testing.T) {
 	tests := []struct {
 		name      string

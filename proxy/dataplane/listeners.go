@@ -76,12 +76,14 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 		keep[lc.name] = true
 		old := d.listeners[lc.name]
 		ln, rebind := bound[lc.name]
-		if !rebind {
-			// An unchanged listener keeps its configuration, so that its
+		if !rebind && proto.Equal(previous[lc.name], current[lc.name]) {
+			// Unchanged: it keeps its configuration, so that its
 			// connections are not drained for another listener's change.
-			if !proto.Equal(previous[lc.name], current[lc.name]) {
-				d.retire(old.cfg.Swap(lc))
-			}
+			continue
+		}
+		lc.conns, lc.closeConns = context.WithCancel(base) //nolint:gosec // called by retire, or by Close through the connections
+		if !rebind {
+			d.retire(old.cfg.Swap(lc))
 			continue
 		}
 		if old != nil {
@@ -92,7 +94,7 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 		l.cfg.Store(lc)
 		d.listeners[lc.name] = l
 		d.wg.Add(1)
-		go d.acceptLoop(base, l)
+		go d.acceptLoop(l) //nolint:contextcheck // connections take the context of their configuration (listenerConfig.conns)
 		d.log.Info("listener bound", "listener", lc.name, "address", ln.Addr().String())
 	}
 	for name, l := range d.listeners {
@@ -107,8 +109,9 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 	return nil
 }
 
-// acceptLoop accepts connections on l until l is stopped.
-func (d *Dataplane) acceptLoop(ctx context.Context, l *listener) {
+// acceptLoop accepts connections on l until l is stopped. Each connection
+// lives in the context of the configuration it was accepted under.
+func (d *Dataplane) acceptLoop(l *listener) {
 	defer d.wg.Done()
 	var backoff time.Duration
 	for {
@@ -126,7 +129,7 @@ func (d *Dataplane) acceptLoop(ctx context.Context, l *listener) {
 		}
 		backoff = 0
 		cfg := l.cfg.Load()
-		connCtx, cancel := context.WithCancel(ctx)
+		connCtx, cancel := context.WithCancel(cfg.conns)
 		remove := d.conns.add(cancel)
 		d.wg.Add(1)
 		go func() {
@@ -138,14 +141,20 @@ func (d *Dataplane) acceptLoop(ctx context.Context, l *listener) {
 	}
 }
 
-// retire drains the HTTP connections served under a replaced listener
-// configuration, as Envoy drains a listener that changed: they end after
-// their current requests, and clients reconnect under the new
-// configuration (policies, mTLS mode). TCP connections run on.
+// retire drains the connections served under a replaced listener
+// configuration, as Envoy drains a listener that changed: HTTP connections
+// end after their current requests, and clients reconnect under the new
+// configuration (policies, mTLS mode); connections still open when the
+// drain timeout has passed (TCP ones, long streams) are closed, so that no
+// connection outlives a policy that would refuse it by more than that.
 func (d *Dataplane) retire(lc *listenerConfig) {
+	if lc == nil {
+		return
+	}
 	for _, c := range lc.chains {
 		if c.http != nil {
 			d.http.Retire(c.http)
 		}
 	}
+	time.AfterFunc(max(d.cfg.DrainTimeout, 0), lc.closeConns)
 }

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/netip"
@@ -35,6 +36,10 @@ type listenerConfig struct {
 	inspect bool
 	// chains are the filter chains, in the order received.
 	chains []*chainConfig
+	// conns is the parent context of the connections accepted under this
+	// configuration; closeConns ends them once it is retired and drained.
+	conns      context.Context
+	closeConns context.CancelFunc
 }
 
 // chainConfig is one filter chain: an HTTP connection manager (http) or
