@@ -41,10 +41,11 @@ demo: build ## Run the whole mesh on this machine and print a report (no cluster
 	$(BIN)/weftctl demo --bin-dir $(BIN)
 
 .PHONY: bench
-bench: build ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min; see docs/performance.md).
+bench: build ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies (see docs/performance.md).
 	hack/bench-deps.sh
 	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/weft-bench
 	$(BIN)/weft-bench --bin-dir $(BIN) --results-dir $(CURDIR)/bench/results
+	$(BIN)/weft-bench xds
 
 ##@ Test
 

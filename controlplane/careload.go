@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/weftmesh/weft/controlplane/ca"
 )
@@ -19,9 +20,27 @@ const (
 	reloadFailed    = "failed"
 )
 
-// loadCA builds the Authority from its files: the provided CA, or the root
-// the state directory keeps (created on first start).
-func (c *ControlPlane) loadCA(td spiffeid.TrustDomain) error {
+// loadCA builds the Authority: from the provided CA's files, from the
+// root kept in the CA Secret (Kubernetes mode, created on first start,
+// through kc), or from the root the state directory keeps (created on
+// first start).
+func (c *ControlPlane) loadCA(ctx context.Context, td spiffeid.TrustDomain, kc kubernetes.Interface) error {
+	c.caReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weft_ca_reloads_total",
+		Help: "Times the CA's files were re-read, by result: changed (now in force), unchanged, failed (the CA kept what it had).",
+	}, []string{"result"})
+	if c.cfg.SecretCA() {
+		ref, err := c.cfg.caSecretRef()
+		if err != nil {
+			return err
+		}
+		if c.authority, err = ca.LoadOrCreateSecret(ctx, kc, ref, td, time.Now); err != nil {
+			return fmt.Errorf("certificate authority: %w", err)
+		}
+		c.registry.MustRegister(c.authority.Collectors()...)
+		c.log.InfoContext(ctx, "certificate authority loaded", append(caAttrs(c.authority), "secret", ref.String())...)
+		return nil
+	}
 	switch {
 	case c.cfg.CADir != "":
 		c.caFiles = ca.CertManagerFiles(c.cfg.CADir)
@@ -43,10 +62,6 @@ func (c *ControlPlane) loadCA(td spiffeid.TrustDomain) error {
 	if c.authority, err = ca.NewAuthority(td, m, c.caOptions); err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
 	}
-	c.caReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "weft_ca_reloads_total",
-		Help: "Times the CA's files were re-read, by result: changed (now in force), unchanged, failed (the CA kept what it had).",
-	}, []string{"result"})
 	for _, r := range []string{reloadChanged, reloadUnchanged, reloadFailed} {
 		c.caReloads.WithLabelValues(r)
 	}
@@ -67,6 +82,9 @@ func (c *ControlPlane) ReloadCA(ctx context.Context) error {
 	defer c.caReload.Unlock()
 	if c.authority == nil {
 		return errors.New("reloading the certificate authority: the control plane has not started")
+	}
+	if c.cfg.SecretCA() {
+		return fmt.Errorf("reloading the certificate authority: its root is kept in the Secret %s, which is read at start only: restart the control plane", c.cfg.CASecret)
 	}
 	var changed bool
 	m, err := c.caFiles.Load(c.authority.TrustDomain(), c.caOptions)

@@ -4,20 +4,45 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 
+	"github.com/weftmesh/weft/controlplane/ca"
 	"github.com/weftmesh/weft/controlplane/model"
 )
 
 // Config configures the control plane. Start from Default.
+//
+// The mode follows ConfigDir: with it, standalone mode reads the mesh from
+// that directory; without it, Kubernetes mode watches the API server
+// (Kubeconfig, KubeRESTConfig) and keeps the CA's root in CASecret.
 type Config struct {
-	// ConfigDir is the directory of YAML the mesh is read from.
+	// ConfigDir is the directory of YAML the mesh is read from (standalone
+	// mode); empty selects Kubernetes mode.
 	ConfigDir string
 	// StateDir keeps the CA's root key and certificate between restarts,
-	// when no CA is provided (CADir, CACertFile).
+	// when no CA is provided (CADir, CACertFile), in standalone mode.
 	StateDir string
+	// Kubeconfig is the kubeconfig file of Kubernetes mode. Empty means
+	// the pod's in-cluster configuration when running in a pod, else the
+	// usual kubeconfig rules ($KUBECONFIG, ~/.kube/config).
+	Kubeconfig string
+	// KubeRESTConfig, when not nil, is used instead of Kubeconfig: for
+	// tests (envtest) and programs that embed the control plane.
+	KubeRESTConfig *rest.Config
+	// Identity names this replica in the Lease that elects the one
+	// replica writing policy and route status (Kubernetes mode): the
+	// Pod's name. Empty means the host name, which is the Pod's name in a
+	// pod.
+	Identity string
+	// CASecret is the "<namespace>/<name>" of the Secret that keeps the
+	// CA's root in Kubernetes mode, when no CA is provided; it is created
+	// on first start and read once at every start.
+	CASecret string
 	// CADir holds a provided CA in cert-manager's layout: tls.crt (the
 	// signing certificate, then any intermediates), tls.key, ca.crt (its
 	// roots). Excludes CACertFile.
@@ -54,6 +79,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		StateDir:        "/var/lib/weft",
+		CASecret:        ca.DefaultSecretRef().String(),
 		TrustDomain:     model.DefaultTrustDomain,
 		XDSAddress:      ":15012",
 		MonitorAddress:  ":15014",
@@ -68,11 +94,15 @@ func Default() Config {
 // Validate reports every field that cannot work, naming the flag.
 func (c Config) Validate() error {
 	var errs []error
-	if c.ConfigDir == "" {
-		errs = append(errs, errors.New("--config-dir is required"))
-	}
-	if c.StateDir == "" && !c.ProvidedCA() {
-		errs = append(errs, errors.New("--state-dir must not be empty: it keeps the CA root (or give --ca-dir or --ca-cert-file)"))
+	if c.KubernetesMode() {
+		errs = append(errs, c.validateKubernetes()...)
+	} else {
+		if c.StateDir == "" && !c.ProvidedCA() {
+			errs = append(errs, errors.New("--state-dir must not be empty: it keeps the CA root (or give --ca-dir or --ca-cert-file)"))
+		}
+		if c.Kubeconfig != "" || c.KubeRESTConfig != nil {
+			errs = append(errs, errors.New("--kubeconfig is for Kubernetes mode, which --config-dir turns off: give one or the other"))
+		}
 	}
 	errs = append(errs, c.validateCA()...)
 	if _, err := spiffeid.TrustDomainFromString(c.TrustDomain); err != nil {
@@ -87,6 +117,36 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must be positive and at most --max-cert-ttl %s", c.DefaultCertTTL, c.MaxCertTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// KubernetesMode reports whether the mesh comes from the Kubernetes API
+// server (no ConfigDir) rather than from a directory.
+func (c Config) KubernetesMode() bool { return c.ConfigDir == "" }
+
+// SecretCA reports whether the CA's root is kept in CASecret: Kubernetes
+// mode without a provided CA.
+func (c Config) SecretCA() bool { return c.KubernetesMode() && !c.ProvidedCA() }
+
+func (c Config) validateKubernetes() []error {
+	var errs []error
+	if c.SecretCA() {
+		if _, err := c.caSecretRef(); err != nil {
+			errs = append(errs, err)
+		}
+		if c.CATrustBundleFile != "" {
+			errs = append(errs, errors.New("--ca-trust-bundle-file needs --ca-dir or --ca-cert-file in Kubernetes mode: the root kept in --ca-secret is read once, at start"))
+		}
+	}
+	return errs
+}
+
+// caSecretRef parses CASecret.
+func (c Config) caSecretRef() (ca.SecretRef, error) {
+	ns, name, ok := strings.Cut(c.CASecret, "/")
+	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return ca.SecretRef{}, fmt.Errorf("--ca-secret %q must be <namespace>/<name> of a Secret", c.CASecret)
+	}
+	return ca.SecretRef{Namespace: ns, Name: name}, nil
 }
 
 // ProvidedCA reports whether the CA is given (CADir or CACertFile) rather

@@ -12,7 +12,9 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"no config dir", func(c *Config) { c.ConfigDir = "" }, "--config-dir is required"},
+		{"kubeconfig in standalone mode", func(c *Config) { c.Kubeconfig = "kc.yaml" }, "--kubeconfig is for Kubernetes mode"},
+		{"bad CA secret", func(c *Config) { c.ConfigDir, c.CASecret = "", "weft-ca" }, `--ca-secret "weft-ca" must be <namespace>/<name>`},
+		{"trust bundle with a CA secret", func(c *Config) { c.ConfigDir, c.CATrustBundleFile = "", "b.pem" }, "--ca-trust-bundle-file needs --ca-dir or --ca-cert-file"},
 		{"bad trust domain", func(c *Config) { c.TrustDomain = "Not A Domain" }, `--trust-domain "Not A Domain"`},
 		{"bad xds address", func(c *Config) { c.XDSAddress = "15012" }, `--xds-address "15012"`},
 		{"bad monitor address", func(c *Config) { c.MonitorAddress = "nowhere" }, `--monitor-address "nowhere"`},
@@ -43,6 +45,10 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 	cfg.StateDir, cfg.CADir = "", "/etc/weft/ca"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("a provided CA needs no state dir: %v", err)
+	}
+	cfg = Default()
+	if err := cfg.Validate(); err != nil || !cfg.KubernetesMode() || !cfg.SecretCA() {
+		t.Fatalf("the defaults select Kubernetes mode with the CA in a Secret: %v", err)
 	}
 }
 

@@ -18,11 +18,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	cav1 "github.com/weftmesh/weft/api/ca/v1"
 	"github.com/weftmesh/weft/controlplane/ca"
 	"github.com/weftmesh/weft/controlplane/configdir"
+	"github.com/weftmesh/weft/controlplane/kube"
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/status"
 	"github.com/weftmesh/weft/controlplane/translate"
 	"github.com/weftmesh/weft/controlplane/xds"
 )
@@ -50,6 +54,13 @@ type ControlPlane struct {
 	caReload  sync.Mutex
 	caReloads *prometheus.CounterVec
 
+	// status writes the policies' and routes' status when this replica
+	// leads (Kubernetes mode; nil in standalone mode).
+	status *status.Writer
+	// kubeHTTP carries the CA's TokenReviews and Secret reads (Kubernetes
+	// mode); Close drops its idle connections.
+	kubeHTTP *http.Client
+
 	xdsListener     net.Listener
 	monitorListener net.Listener
 	grpcServer      *grpc.Server
@@ -74,9 +85,12 @@ func New(cfg Config, log *slog.Logger) *ControlPlane {
 	}
 }
 
-// Start loads the CA (provided, or created in the state directory), binds both ports and starts serving and
-// watching the config directory. It returns once the ports are bound; the
-// first configuration is pushed as soon as the directory has been read.
+// Start loads the CA (provided, or created in the state directory or, in
+// Kubernetes mode, in the CA Secret), binds both ports and starts serving
+// and watching the mesh's source (the config directory, or the API
+// server). It returns once the ports are bound; the first configuration is
+// pushed as soon as the directory has been read or the informers have
+// synced.
 func (c *ControlPlane) Start(ctx context.Context) error {
 	if err := c.cfg.Validate(); err != nil {
 		return err
@@ -87,12 +101,42 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	}
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if err := c.loadCA(td); err != nil {
+	var (
+		authn  ca.Authenticator
+		source meshSource
+		kc     kubernetes.Interface
+	)
+	if c.cfg.KubernetesMode() {
+		restCfg, err := c.restConfig()
+		if err != nil {
+			return err
+		}
+		if c.kubeHTTP, err = rest.HTTPClientFor(restCfg); err != nil {
+			return fmt.Errorf("kubernetes client: %w", err)
+		}
+		if kc, err = kubernetes.NewForConfigAndClient(restCfg, c.kubeHTTP); err != nil {
+			return fmt.Errorf("kubernetes client: %w", err)
+		}
+		// Workloads prove their identity with projected ServiceAccount
+		// tokens (audience weft-ca) the API server reviews.
+		authn = ca.NewTokenReviewAuthenticator(kc)
+		source = kube.NewWatcher(restCfg, td, c.log.With("component", "kube")).Run
+		if c.status, err = c.newStatusWriter(restCfg); err != nil {
+			c.kubeHTTP.CloseIdleConnections()
+			return err
+		}
+	} else {
+		authn = ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return tokenEntries(c.xds.Mesh()) })
+		source = configdir.NewWatcher(c.cfg.ConfigDir, td, c.log.With("component", "configdir")).Run
+	}
+	if err := c.loadCA(ctx, td, kc); err != nil {
+		if c.kubeHTTP != nil {
+			c.kubeHTTP.CloseIdleConnections()
+		}
 		return err
 	}
 	authority := c.authority
 	c.xds = xds.New(xds.Config{Logger: c.log.With("component", "xds"), Registerer: c.registry})
-	authn := ca.NewTokenAuthenticator(func(context.Context) []ca.TokenEntry { return tokenEntries(c.xds.Mesh()) })
 	certs, err := ca.NewService(authority, authn, ca.ServiceConfig{
 		DefaultTTL: c.cfg.DefaultCertTTL,
 		MaxTTL:     c.cfg.MaxCertTTL,
@@ -130,21 +174,23 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 
 	// ctx bounds the start only; what Start begins runs until Close.
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.grpcServer = grpc.NewServer(
+	c.grpcServer = grpc.NewServer(append(xds.ServerOptions(), // buffers sized for many ADS streams
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	c.xds.Register(ctx, c.grpcServer)
 	cav1.RegisterCertificateServiceServer(c.grpcServer, certs)
 	c.httpServer = &http.Server{Handler: c.monitorHandler(), ReadHeaderTimeout: 10 * time.Second}
 
-	watcher := configdir.NewWatcher(c.cfg.ConfigDir, td, c.log.With("component", "configdir"))
 	c.goFatal(func() error {
-		return watcher.Run(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
+		return source(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
 	})
 	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
-	if c.cfg.CAReloadInterval > 0 {
+	if c.status != nil {
+		c.goFatal(func() error { return c.status.Start(ctx) })
+	}
+	if c.cfg.CAReloadInterval > 0 && !c.cfg.SecretCA() {
 		c.goFatal(func() error { c.pollCA(ctx); return nil })
 	}
 	c.goFatal(func() error {
@@ -153,8 +199,19 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		}
 		return nil
 	})
-	c.log.Info("control plane started", "xds", c.xdsListener.Addr().String(), "monitor", c.monitorListener.Addr().String(), "trust_domain", td.String())
+	c.log.Info("control plane started", "mode", c.mode(), "xds", c.xdsListener.Addr().String(), "monitor", c.monitorListener.Addr().String(), "trust_domain", td.String())
 	return nil
+}
+
+// meshSource is the Run of a configdir or kube Watcher: it calls onChange
+// with every new mesh until ctx ends.
+type meshSource func(ctx context.Context, onChange func(*model.Mesh)) error
+
+func (c *ControlPlane) mode() string {
+	if c.cfg.KubernetesMode() {
+		return "kubernetes"
+	}
+	return "standalone"
 }
 
 func (c *ControlPlane) apply(ctx context.Context, m *model.Mesh) {
@@ -163,6 +220,9 @@ func (c *ControlPlane) apply(ctx context.Context, m *model.Mesh) {
 	}
 	problems := translate.Check(m)
 	c.problems.Store(&problems)
+	if c.status != nil {
+		c.status.Update(m, problems)
+	}
 	for _, p := range problems {
 		c.log.Warn("policy not fully applied", "kind", p.Kind, "namespace", p.Namespace, "name", p.Name, "reason", p.Reason, "message", p.Message)
 	}
@@ -209,6 +269,9 @@ func (c *ControlPlane) Close() error {
 	force.Stop()
 	err := c.httpServer.Close()
 	c.wg.Wait()
+	if c.kubeHTTP != nil {
+		c.kubeHTTP.CloseIdleConnections()
+	}
 	return err
 }
 

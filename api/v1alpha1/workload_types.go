@@ -59,6 +59,17 @@ type WorkloadSpec struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
 	BootstrapTokenSHA256 string `json:"bootstrapTokenSHA256,omitempty"`
+
+	// Proxyless marks a gRPC application that is its own xDS client
+	// (grpc-go's xds:/// resolver with a bootstrap pointing at the control
+	// plane) and runs no sidecar. It gets, instead of a sidecar's
+	// configuration, a target for every HTTP/2-capable port of the
+	// Services it may call (docs/kubernetes.md, "Proxyless gRPC"); Ports
+	// and Outbound then configure nothing. Its node ID is
+	// <name>.<namespace>, and its xDS client certificate must carry its
+	// ServiceAccount's SPIFFE ID.
+	// +optional
+	Proxyless bool `json:"proxyless,omitempty"`
 }
 
 // WorkloadPort is one port the workload serves.

@@ -5,6 +5,11 @@
 // It needs weft-controlplane and weft-proxy in --bin-dir and nginx and
 // HAProxy on PATH (hack/bench-deps.sh installs them). See
 // docs/performance.md.
+//
+//	weft-bench xds
+//
+// runs the control plane's scale benchmark instead (1,000 simulated xDS
+// proxies; bench/xdsload).
 package main
 
 import (
@@ -21,6 +26,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "xds" || os.Args[1] == "xds-server") {
+		mainXDS(os.Args[1], os.Args[2:])
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "weft-bench:", err)
@@ -30,6 +39,21 @@ func main() {
 	defer stop()
 	if err := bench.Run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "weft-bench:", err)
+		stop()
+		os.Exit(1) //nolint:gocritic // stop has run
+	}
+}
+
+// mainXDS runs the subcommands of the control plane's scale benchmark.
+func mainXDS(cmd string, args []string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	run := runXDS
+	if cmd == "xds-server" {
+		run = runXDSServer
+	}
+	if err := run(ctx, args); err != nil {
+		fmt.Fprintln(os.Stderr, "weft-bench "+cmd+":", err)
 		stop()
 		os.Exit(1) //nolint:gocritic // stop has run
 	}

@@ -1,6 +1,12 @@
 // Command weft-controlplane serves Weft's configuration to every proxy over
-// xDS and issues their certificates. Standalone mode reads the mesh from a
-// directory of YAML:
+// xDS and issues their certificates. Without --config-dir it runs in
+// Kubernetes mode: it watches the API server (in-cluster configuration in a
+// pod, or --kubeconfig) and keeps the CA's root in the Secret
+// weft-system/weft-ca (--ca-secret):
+//
+//	weft-controlplane --kubeconfig ~/.kube/config
+//
+// Standalone mode reads the mesh from a directory of YAML:
 //
 //	weft-controlplane --config-dir ./mesh --state-dir ./state
 //
@@ -23,6 +29,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/weftmesh/weft/controlplane"
 )
 
@@ -33,6 +43,9 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	// client-go and controller-runtime log through their own globals.
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	ctrllog.SetLogger(logr.FromSlogHandler(log.With("component", "controller-runtime").Handler()))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
@@ -69,8 +82,11 @@ func run(ctx context.Context, cfg controlplane.Config, log *slog.Logger) error {
 func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	cfg := controlplane.Default()
 	fs := flag.NewFlagSet("weft-controlplane", flag.ContinueOnError)
-	fs.StringVar(&cfg.ConfigDir, "config-dir", cfg.ConfigDir, "directory of YAML (Services, Workloads) to serve; watched for changes")
-	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory keeping the CA root between restarts (when no CA is provided)")
+	fs.StringVar(&cfg.ConfigDir, "config-dir", cfg.ConfigDir, "standalone mode: directory of YAML (Services, Workloads, policies) to serve, watched for changes; without it, Kubernetes mode watches the API server")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "standalone mode: directory keeping the CA root between restarts (when no CA is provided)")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "Kubernetes mode: kubeconfig file (default: the pod's in-cluster configuration, else $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&cfg.Identity, "identity", cfg.Identity, "Kubernetes mode: this replica's name in the status writers' Lease (default: the host name, i.e. the Pod's name)")
+	fs.StringVar(&cfg.CASecret, "ca-secret", cfg.CASecret, "Kubernetes mode: <namespace>/<name> of the Secret keeping the CA root (when no CA is provided); created on first start")
 	fs.StringVar(&cfg.CADir, "ca-dir", cfg.CADir, "provided CA in cert-manager's layout: tls.crt (signing certificate, then intermediates), tls.key, ca.crt (roots)")
 	fs.StringVar(&cfg.CACertFile, "ca-cert-file", cfg.CACertFile, "provided CA: PEM signing certificate (root or intermediate), then any intermediates")
 	fs.StringVar(&cfg.CAKeyFile, "ca-key-file", cfg.CAKeyFile, "provided CA: PEM private key of --ca-cert-file")

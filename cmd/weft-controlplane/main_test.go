@@ -22,11 +22,23 @@ func TestParseFlags(t *testing.T) {
 		cfg.CATrustBundleFile != "trust.pem" || cfg.CAReloadInterval.Minutes() != 1 {
 		t.Errorf("CA flags parsed into %+v", cfg)
 	}
+	cfg, _, err = parseFlags([]string{"--kubeconfig", "kc.yaml", "--ca-secret", "mesh/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.KubernetesMode() || cfg.Kubeconfig != "kc.yaml" || cfg.CASecret != "mesh/root" {
+		t.Errorf("Kubernetes flags parsed into %+v", cfg)
+	}
+	if cfg, _, err = parseFlags(nil); err != nil || !cfg.KubernetesMode() || cfg.CASecret != "weft-system/weft-ca" {
+		t.Errorf("no flags: %+v, %v; want Kubernetes mode with the CA in weft-system/weft-ca", cfg, err)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "--config-dir is required"},
+		{[]string{"--config-dir", "m", "--kubeconfig", "kc.yaml"}, "--kubeconfig is for Kubernetes mode"},
+		{[]string{"--ca-secret", "weft-ca"}, `--ca-secret "weft-ca" must be <namespace>/<name>`},
+		{[]string{"--ca-trust-bundle-file", "b.pem"}, "--ca-trust-bundle-file needs --ca-dir or --ca-cert-file in Kubernetes mode"},
 		{[]string{"--config-dir", "m", "--log-level", "loud"}, "log-level"},
 		{[]string{"--config-dir", "m", "extra"}, "unexpected arguments: [extra]"},
 		{[]string{"--config-dir", "m", "--ca-dir", "ca", "--ca-cert-file", "tls.crt"}, "--ca-dir excludes --ca-cert-file"},

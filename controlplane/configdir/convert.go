@@ -53,6 +53,7 @@ func toWorkload(wl *v1alpha1.Workload) model.Workload {
 		Address:              netip.MustParseAddr(spec.Address),
 		LocalAddress:         local,
 		BootstrapTokenSHA256: spec.BootstrapTokenSHA256,
+		Proxyless:            spec.Proxyless,
 	}
 	for _, p := range spec.Ports {
 		wp := model.WorkloadPort{Name: p.Name, Port: uint32(p.Port), TargetPort: uint32(p.TargetPort)} //nolint:gosec // validated range

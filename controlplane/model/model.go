@@ -137,10 +137,15 @@ type Endpoint struct {
 // NodeID is the xDS node ID of a workload's sidecar: "<name>.<namespace>".
 func NodeID(name, namespace string) string { return meshid.NodeID(name, namespace) }
 
-// ParseNodeID splits an xDS node ID made by NodeID.
+// ParseNodeID splits an xDS node ID made by NodeID at its last dot: a
+// namespace is a DNS label (no dots), while a Pod's name may hold dots.
 func ParseNodeID(id string) (NamespacedName, error) {
-	name, namespace, ok := strings.Cut(id, ".")
-	if !ok || name == "" || namespace == "" || strings.Contains(namespace, ".") {
+	i := strings.LastIndexByte(id, '.')
+	if i < 0 {
+		return NamespacedName{}, fmt.Errorf("node ID %q is not of the form <name>.<namespace>", id)
+	}
+	name, namespace := id[:i], id[i+1:]
+	if name == "" || namespace == "" {
 		return NamespacedName{}, fmt.Errorf("node ID %q is not of the form <name>.<namespace>", id)
 	}
 	return NamespacedName{Namespace: namespace, Name: name}, nil
@@ -197,9 +202,10 @@ func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
 		return m.sliceEndpoints(svc, port)
 	}
 	var eps []Endpoint
-	for i := range m.Workloads {
+	lo, hi := namespaceRange(m.Workloads, svc.Namespace, func(w *Workload) string { return w.Namespace })
+	for i := lo; i < hi; i++ {
 		w := &m.Workloads[i]
-		if w.Namespace != svc.Namespace || !selects(svc.Selector, w.Labels) {
+		if !selects(svc.Selector, w.Labels) {
 			continue
 		}
 		wp, ok := w.servePort(port)
@@ -220,6 +226,12 @@ func (m *Mesh) Endpoints(svc *Service, port ServicePort) []Endpoint {
 	return eps
 }
 
+// sliceEndpoints lists the ready endpoints of svc's slices that serve
+// port, each address once: an endpoint listed by two slices (as during
+// the EndpointSlice controller's rebalancing) counts once, ready if any
+// copy is. An address two slices give to two different Pods (an IP reused
+// while a slice is stale) keeps the first Pod by namespace and name, so
+// that the result does not depend on the order of the slices.
 func (m *Mesh) sliceEndpoints(svc *Service, port ServicePort) []Endpoint {
 	var eps []Endpoint
 	for _, se := range svc.Slices {
@@ -227,7 +239,11 @@ func (m *Mesh) sliceEndpoints(svc *Service, port ServicePort) []Endpoint {
 		if !ok || !se.Ready || se.Pod == nil || target == 0 || target > 65535 {
 			continue
 		}
-		w := m.Workload(*se.Pod)
+		pod := *se.Pod
+		if pod.Namespace == "" { // a targetRef without a namespace: the slice's
+			pod.Namespace = svc.Namespace
+		}
+		w := m.Workload(pod)
 		if w == nil {
 			continue
 		}
@@ -241,7 +257,12 @@ func (m *Mesh) sliceEndpoints(svc *Service, port ServicePort) []Endpoint {
 			Workload: w.Key(),
 		})
 	}
-	slices.SortFunc(eps, func(a, b Endpoint) int { return a.Address.Compare(b.Address) })
+	slices.SortFunc(eps, func(a, b Endpoint) int {
+		if c := a.Address.Compare(b.Address); c != 0 {
+			return c
+		}
+		return compareKeys(a.Workload, b.Workload)
+	})
 	return slices.CompactFunc(eps, func(a, b Endpoint) bool { return a.Address == b.Address })
 }
 

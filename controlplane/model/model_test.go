@@ -18,7 +18,8 @@ func TestParseNodeID(t *testing.T) {
 		{id: "backend-1", wantErr: true},
 		{id: ".shop", wantErr: true},
 		{id: "backend-1.", wantErr: true},
-		{id: "a.b.c", wantErr: true},
+		{id: "web-1.v2.shop", want: NamespacedName{Namespace: "shop", Name: "web-1.v2"}}, // Pod names may hold dots
+		{id: "a..", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

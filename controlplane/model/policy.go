@@ -42,12 +42,18 @@ func appliesTo(ns string, sel *v1alpha1.WorkloadSelector, w *Workload) bool {
 }
 
 // MTLSMode returns the mode of PeerAuthentication in force on workload
-// port port of w, never MTLSUnset: the first of a port-level mode, a
+// port port of w, never MTLSUnset: DISABLE for a proxyless workload (it has
+// no sidecar), else the first of a port-level mode, a
 // selecting policy of w's namespace, the namespace's policy without a
 // selector, a selecting mesh-wide policy, the mesh-wide policy without a
 // selector, and PERMISSIVE. Several policies at the same level: the first
 // by name decides (the rest are reported by the translator's checks).
 func (m *Mesh) MTLSMode(w *Workload, port uint32) v1alpha1.MTLSMode {
+	if w.Proxyless {
+		// No sidecar terminates mTLS for it: clients must speak
+		// plaintext, whatever the policies say.
+		return v1alpha1.MTLSDisable
+	}
 	// Levels, most specific first.
 	const (
 		portLevel = iota
@@ -63,7 +69,7 @@ func (m *Mesh) MTLSMode(w *Workload, port uint32) v1alpha1.MTLSMode {
 			found[level] = mode
 		}
 	}
-	for i := range m.Policies.PeerAuthentications {
+	for _, i := range m.peerAuthenticationsFor(w) {
 		pa := &m.Policies.PeerAuthentications[i]
 		if !appliesTo(pa.Namespace, pa.Spec.Selector, w) {
 			continue
@@ -97,6 +103,25 @@ func (m *Mesh) MTLSMode(w *Workload, port uint32) v1alpha1.MTLSMode {
 	return v1alpha1.MTLSPermissive
 }
 
+// peerAuthenticationsFor returns the indexes of the PeerAuthentications
+// of w's namespace and of the root namespace, the only ones that can apply
+// to w, in the mesh's order: found by binary search (namespaceRange), so
+// that the cost follows those namespaces, not the mesh.
+func (m *Mesh) peerAuthenticationsFor(w *Workload) []int {
+	pas := m.Policies.PeerAuthentications
+	namespace := func(pa *v1alpha1.PeerAuthentication) string { return pa.Namespace }
+	var out []int
+	for _, ns := range []string{min(w.Namespace, v1alpha1.RootNamespace), max(w.Namespace, v1alpha1.RootNamespace)} {
+		lo, hi := namespaceRange(pas, ns, namespace)
+		for i := lo; i < hi; i++ {
+			if len(out) == 0 || i > out[len(out)-1] {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
 // AuthorizationPolicies returns the policies that cover w, in the mesh's
 // order (namespace, then name).
 func (m *Mesh) AuthorizationPolicies(w *Workload) []*v1alpha1.AuthorizationPolicy {
@@ -114,9 +139,10 @@ func (m *Mesh) AuthorizationPolicies(w *Workload) []*v1alpha1.AuthorizationPolic
 // several do, the first by name wins (the translator's checks report the
 // others).
 func (m *Mesh) TrafficPolicy(svc NamespacedName) *v1alpha1.TrafficPolicy {
-	for i := range m.Policies.TrafficPolicies {
+	lo, hi := namespaceRange(m.Policies.TrafficPolicies, svc.Namespace, func(tp *v1alpha1.TrafficPolicy) string { return tp.Namespace })
+	for i := lo; i < hi; i++ {
 		tp := &m.Policies.TrafficPolicies[i]
-		if tp.Namespace == svc.Namespace && tp.Spec.TargetRef.Name == svc.Name {
+		if tp.Spec.TargetRef.Name == svc.Name {
 			return tp
 		}
 	}

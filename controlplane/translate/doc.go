@@ -34,6 +34,12 @@
 // assignment and every RDS name its RouteConfiguration, so a cache.Snapshot
 // built from it is Consistent.
 //
+// Proxyless translates instead for a gRPC client that is its own xDS client
+// (grpc-go's xds:/// resolver): api_listeners named after the targets it
+// dials, the sidecar's routes for them, plaintext EDS clusters, in the
+// subset of Envoy's resources grpc-go accepts. Its snapshots are checked
+// with Consistent, which also reads the route names of api_listeners.
+//
 // Secrets are never translated: the certificate (SecretDefault) and the
 // trust bundle (SecretRootCA) are named in TLS contexts and resolved by the
 // proxy itself.

@@ -145,4 +145,6 @@ var goldenCases = []goldenCase{
 	{"policy/client-outbound", policyMesh, model.NamespacedName{Namespace: "sec", Name: "client"}},
 	{"traffic/productpage-outbound", trafficMesh, model.NamespacedName{Namespace: "store", Name: "productpage"}},
 	{"traffic/consumer-route-outbound", trafficMesh, model.NamespacedName{Namespace: "qa", Name: "tester"}},
+	{"pod/shopper-scope", podMesh, model.NamespacedName{Namespace: "shop", Name: "shopper"}},
+	{"pod/dependency-missing", podMesh, model.NamespacedName{Namespace: "other", Name: "legacy-1"}},
 }

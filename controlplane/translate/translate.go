@@ -23,7 +23,9 @@ type Resources map[resource.Type][]types.Resource
 // Proxy returns the resources of the sidecar of workload w in mesh m. The
 // mesh must be sorted (model.Mesh.Sort) and w need not be one of its
 // workloads. A WorkloadPort's zero TargetPort and an Outbound's zero
-// LocalPort default to its Port, as in the Workload API.
+// LocalPort default to its Port, as in the Workload API. A Pod workload
+// (model.Workload.Pod) gets instead the clusters of the Services in its
+// scope and no listeners (podProxy, docs/kubernetes.md).
 //
 // An Outbound whose Service (or service port) does not exist is not an
 // error: it gets its listener and an EDS cluster whose assignment has no
@@ -48,6 +50,11 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	}
 	if _, err := m.Identity(w); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if w.Pod {
+		// A Pod's sidecar captures its traffic: it gets the Services of
+		// its scope, not listeners on Ports and Outbound (podProxy).
+		return podProxy(m, w)
 	}
 	if len(w.Ports) > 0 && !w.Address.IsValid() {
 		return nil, errors.New("workload serves ports but has no address")

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -23,6 +25,10 @@ import (
 type Config struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// SendTimeout bounds how long one response may wait for its proxy to
+	// read it; past it the stream is closed (the proxy reconnects and
+	// resumes). Zero means DefaultSendTimeout, a negative value no bound.
+	SendTimeout time.Duration
 }
 
 // Server holds one snapshot per workload and serves them over ADS.
@@ -32,9 +38,14 @@ type Server struct {
 	mesh    atomic.Pointer[model.Mesh]
 	streams *streams
 	metrics *metrics
+	// sendTimeout is Config.SendTimeout with the default applied.
+	sendTimeout time.Duration
 
 	mu       sync.Mutex // serializes Update and SetResources
 	versions map[string]string
+	counts   map[string]map[string]int // resources per type of each node's snapshot
+	failed   map[string]error          // nodes whose last translation failed
+	interned *interner
 }
 
 // New returns a Server holding no configuration.
@@ -47,26 +58,93 @@ func New(cfg Config) *Server {
 		log:      log,
 		cache:    cachev3.NewSnapshotCache(true, cachev3.IDHash{}, cacheLogger{log: log}),
 		versions: map[string]string{},
+		counts:   map[string]map[string]int{},
+		failed:   map[string]error{},
+		interned: newInterner(),
 		metrics:  newMetrics(cfg.Registerer),
+	}
+	// Proxyless gRPC clients get a cache of their own (proxyless.go).
+	s.cache = withProxyless(s.cache, cacheLogger{log: log}, s.isProxyless)
+	s.sendTimeout = cfg.SendTimeout
+	if s.sendTimeout == 0 {
+		s.sendTimeout = DefaultSendTimeout
 	}
 	s.streams = newStreams(log, s.metrics, s.authorize)
 	return s
 }
 
-// Register adds the ADS service to a gRPC server. ctx bounds the streams.
+// ServerOptions are the gRPC transport options for a server carrying the
+// ADS streams of many proxies: long-lived, mostly idle connections that
+// receive small requests (ACKs) and send bursts. Each connection gets a
+// 4 KiB read buffer and a 16 KiB write buffer instead of 32 KiB each (gRPC
+// already takes write buffers from a shared pool): at 1,000 proxies this
+// saves tens of megabytes (docs/performance.md).
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ReadBufferSize(4 << 10),
+		grpc.WriteBufferSize(16 << 10),
+	}
+}
+
+// Register adds the ADS service, state of the world and delta, to a gRPC
+// server. ctx bounds the streams.
 func (s *Server) Register(ctx context.Context, g *grpc.Server) {
 	srv := serverv3.NewServer(ctx, s.cache, s.streams)
-	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, srv)
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, &boundedADS{Server: srv, timeout: s.sendTimeout})
 }
 
 // Update translates the mesh for every workload and replaces its snapshot;
-// workloads no longer in the mesh lose theirs. On error nothing is replaced
-// for the failing workload and the error names it; other workloads are
-// still updated.
+// workloads no longer in the mesh lose theirs. When m differs from the
+// previous mesh only in endpoints and a few workloads, the workloads that
+// change cannot reach keep their snapshots untranslated (affectedBy). On
+// error nothing is replaced for the failing workload and the error names
+// it (again on every Update while it fails); other workloads are still
+// updated. m must not be modified afterwards: Update compares the next mesh
+// with it.
 func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
+	start := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mesh.Store(m)
+	prev := s.mesh.Swap(m)
+
+	// When only endpoints and workloads changed, only the workloads that
+	// read them are translated again (affectedBy); otherwise all are.
+	affected, fast := affectedBy(prev, m)
+	todo := make([]int, 0, len(m.Workloads))
+	for i := range m.Workloads {
+		if !fast || affected[i] {
+			todo = append(todo, i)
+		}
+	}
+
+	// Translation dominates an update and each workload's is independent:
+	// spread it over the CPUs, then set the changed snapshots in order.
+	out := make([]prepared, len(m.Workloads))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for {
+				n := int(next.Add(1) - 1)
+				if n >= len(todo) {
+					return
+				}
+				i := todo[n]
+				w := &m.Workloads[i]
+				translateFn := translate.Proxy
+				if w.Proxyless {
+					translateFn = translate.Proxyless // a grpc-go xds:/// client
+				}
+				res, err := translateFn(m, w)
+				if err != nil {
+					out[i] = prepared{err: err}
+					continue
+				}
+				out[i] = s.prepare(w.NodeID(), res)
+			}
+		})
+	}
+	wg.Wait()
 
 	var errs []error
 	seen := make(map[string]bool, len(m.Workloads))
@@ -74,19 +152,32 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 		w := &m.Workloads[i]
 		node := w.NodeID()
 		seen[node] = true
-		res, err := translate.Proxy(m, w)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("workload %s: %w", w.Key(), err))
+		if fast && !affected[i] {
+			if err := s.failed[node]; err != nil {
+				errs = append(errs, err) // still failing: its input did not change
+			}
 			continue
 		}
-		if err := s.setLocked(ctx, node, res); err != nil {
-			errs = append(errs, fmt.Errorf("workload %s: %w", w.Key(), err))
+		if err := s.commitLocked(ctx, node, out[i], start); err != nil {
+			err = fmt.Errorf("workload %s: %w", w.Key(), err)
+			s.failed[node] = err
+			errs = append(errs, err)
+		} else {
+			delete(s.failed, node)
+		}
+	}
+	for node := range s.failed {
+		if !seen[node] {
+			delete(s.failed, node)
 		}
 	}
 	for node := range s.versions {
 		if !seen[node] {
 			s.cache.ClearSnapshot(node)
 			delete(s.versions, node)
+			s.countLocked(node, nil)
+			s.interned.release(node)
+			s.streams.forget(node)
 		}
 	}
 	return errors.Join(errs...)
@@ -97,31 +188,86 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 func (s *Server) SetResources(ctx context.Context, nodeID string, res translate.Resources) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.setLocked(ctx, nodeID, res)
+	return s.setLocked(ctx, nodeID, res, time.Now())
 }
 
-func (s *Server) setLocked(ctx context.Context, node string, res translate.Resources) error {
-	version, err := digest(res)
+// prepared is a node's translated snapshot, ready to be set; snap is nil
+// when its version is the one already set.
+type prepared struct {
+	res     translate.Resources
+	sums    map[string][][32]byte
+	version string
+	size    int
+	err     error
+}
+
+// prepare digests res unless node already has its version. It only reads
+// s.versions, so Update runs it concurrently under s.mu.
+func (s *Server) prepare(node string, res translate.Resources) prepared {
+	version, size, sums, err := digest(res)
 	if err != nil {
-		return err
+		return prepared{err: err}
 	}
 	if s.versions[node] == version {
-		return nil
+		return prepared{version: version}
 	}
-	snap, err := cachev3.NewSnapshot(version, res)
+	return prepared{res: res, sums: sums, version: version, size: size}
+}
+
+// setLocked sets node's snapshot unless its version is unchanged; start is
+// when the update that produced res began, for the push latency.
+func (s *Server) setLocked(ctx context.Context, node string, res translate.Resources, start time.Time) error {
+	return s.commitLocked(ctx, node, s.prepare(node, res), start)
+}
+
+// commitLocked sets a prepared snapshot.
+func (s *Server) commitLocked(ctx context.Context, node string, p prepared, start time.Time) error {
+	if p.err != nil || p.res == nil {
+		return p.err
+	}
+	s.interned.hold(node, p.res, p.sums)
+	snap, err := cachev3.NewSnapshot(p.version, p.res)
 	if err != nil {
+		s.interned.release(node)
 		return fmt.Errorf("building snapshot: %w", err)
 	}
-	if err := snap.Consistent(); err != nil {
+	// translate.Consistent also reads proxyless api_listeners.
+	if err := translate.Consistent(snap); err != nil {
+		s.interned.release(node)
 		return fmt.Errorf("inconsistent snapshot: %w", err)
 	}
+	// Recorded first: SetSnapshot answers open watches, and an ACK may come
+	// back before it returns.
+	now := time.Now()
+	s.streams.pushed(node, p.version, now)
 	if err := s.cache.SetSnapshot(ctx, node, snap); err != nil {
 		return fmt.Errorf("setting snapshot: %w", err)
 	}
-	s.versions[node] = version
+	s.versions[node] = p.version
+	s.countLocked(node, p.res)
 	s.metrics.pushes.Inc()
-	s.log.Debug("snapshot set", "node", node, "version", version)
+	s.metrics.pushLatency.Observe(now.Sub(start).Seconds())
+	s.metrics.snapshotBytes.Observe(float64(p.size))
+	s.log.Debug("snapshot set", "node", node, "version", p.version, "bytes", p.size)
 	return nil
+}
+
+// countLocked keeps weft_xds_snapshot_resources: node now holds res (nil:
+// nothing).
+func (s *Server) countLocked(node string, res translate.Resources) {
+	for typ, n := range s.counts[node] {
+		s.metrics.resources.WithLabelValues(typ).Sub(float64(n))
+	}
+	if res == nil {
+		delete(s.counts, node)
+		return
+	}
+	c := make(map[string]int, len(res))
+	for typ, rs := range res {
+		c[typ] = len(rs)
+		s.metrics.resources.WithLabelValues(typ).Add(float64(len(rs)))
+	}
+	s.counts[node] = c
 }
 
 // Mesh returns the mesh of the last Update, or nil before the first.

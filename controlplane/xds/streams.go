@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -11,17 +12,30 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
+// The two ADS variants, as ProxyStatus.Variant and the variant label of
+// weft_xds_connected_proxies.
+const (
+	variantSotW  = "sotw"
+	variantDelta = "delta"
+)
+
 // ProxyStatus is what one connected proxy last did with its configuration.
 type ProxyStatus struct {
 	Node     string
 	Identity string
-	// Acked is the last version the proxy accepted, per type URL.
+	// Variant is "sotw" (state of the world) or "delta" (incremental).
+	Variant string
+	// Acked is the last version the proxy accepted, per type URL. For a
+	// delta stream it is the system version of the last response of that
+	// type the proxy acknowledged: a type whose resources did not change
+	// in a push gets no response, so it may lag behind the other types.
 	Acked map[string]string
 	// Nacked is the error detail of the proxy's last refusal, per type URL,
 	// cleared when it accepts that type again.
@@ -29,25 +43,58 @@ type ProxyStatus struct {
 	Since  time.Time
 }
 
+// streamKey tells streams apart: go-control-plane numbers state-of-the-world
+// and delta streams with two separate counters, so an ID alone is ambiguous.
+type streamKey struct {
+	delta bool
+	id    int64
+}
+
+// stream is one open ADS stream.
+type stream struct {
+	peer spiffeid.ID
+	// status is nil until the stream's first request has been authorized.
+	status *ProxyStatus
+	// sent holds, per type URL, the nonce and version of the last delta
+	// response: a delta ACK names the nonce, not the version.
+	sent map[string]sentResponse
+	// timed holds, per type URL, the version whose ACK latency has been
+	// observed, so that a repeated ACK is not counted twice.
+	timed map[string]string
+}
+
+type sentResponse struct{ nonce, version string }
+
+// push is a snapshot set for a node, for the ACK latency.
+type push struct {
+	version string
+	at      time.Time
+}
+
 // streams implements go-control-plane's server callbacks: it authorizes
-// every stream and records ACKs and NACKs.
+// every stream and records ACKs and NACKs, for both variants.
 type streams struct {
 	log       *slog.Logger
 	metrics   *metrics
 	authorize func(node string, peer spiffeid.ID) error
 
-	mu     sync.Mutex
-	byID   map[int64]*ProxyStatus
-	peerOf map[int64]spiffeid.ID
+	mu    sync.Mutex
+	byKey map[streamKey]*stream
+	// pushes are the last recentPushes snapshots set per node, oldest
+	// first: under a burst of updates a proxy may ACK a version after the
+	// next one has been set.
+	pushes map[string][]push
 }
+
+const recentPushes = 4
 
 func newStreams(log *slog.Logger, m *metrics, authorize func(string, spiffeid.ID) error) *streams {
 	return &streams{
 		log:       log,
 		metrics:   m,
 		authorize: authorize,
-		byID:      map[int64]*ProxyStatus{},
-		peerOf:    map[int64]spiffeid.ID{},
+		byKey:     map[streamKey]*stream{},
+		pushes:    map[string][]push{},
 	}
 }
 
@@ -69,7 +116,14 @@ func peerID(ctx context.Context) (spiffeid.ID, error) {
 	return id, nil
 }
 
-func (s *streams) open(ctx context.Context, id int64) error {
+func (k streamKey) variant() string {
+	if k.delta {
+		return variantDelta
+	}
+	return variantSotW
+}
+
+func (s *streams) open(ctx context.Context, key streamKey) error {
 	pid, err := peerID(ctx)
 	if err != nil {
 		s.metrics.rejected.Inc()
@@ -77,57 +131,127 @@ func (s *streams) open(ctx context.Context, id int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.peerOf[id] = pid
+	s.byKey[key] = &stream{peer: pid, sent: map[string]sentResponse{}, timed: map[string]string{}}
 	return nil
 }
 
-func (s *streams) closed(id int64) {
+func (s *streams) closed(key streamKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.peerOf, id)
-	delete(s.byID, id)
+	if st := s.byKey[key]; st != nil && st.status != nil {
+		s.metrics.connected.WithLabelValues(key.variant()).Dec()
+	}
+	delete(s.byKey, key)
 }
 
 // request authorizes the node of every request, then records an ACK or a
 // NACK. The node is checked on each request, not just the first, because a
-// client may change it mid-stream.
-func (s *streams) request(id int64, node *corev3.Node, typeURL, version string, nack *string) error {
+// client may change it mid-stream. A delta request names the response it
+// acknowledges by nonce only; its version is looked up in what was sent.
+func (s *streams) request(key streamKey, node *corev3.Node, typeURL, version, nonce string, nack *string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pid := s.peerOf[id]
-	st := s.byID[id]
-	if st == nil || (node != nil && node.GetId() != st.Node) {
-		if err := s.authorize(node.GetId(), pid); err != nil {
+	st := s.byKey[key]
+	if st == nil {
+		return status.Error(codes.Internal, "request on a stream that was never opened")
+	}
+	if st.status == nil || (node != nil && node.GetId() != st.status.Node) {
+		if err := s.authorize(node.GetId(), st.peer); err != nil {
 			s.metrics.rejected.Inc()
-			s.log.Warn("xDS stream refused", "node", node.GetId(), "peer", pid.String(), "error", err)
+			s.log.Warn("xDS stream refused", "node", node.GetId(), "peer", st.peer.String(), "error", err)
 			return err
 		}
-		st = &ProxyStatus{Node: node.GetId(), Identity: pid.String(), Acked: map[string]string{}, Nacked: map[string]string{}, Since: time.Now()}
-		s.byID[id] = st
+		if st.status == nil {
+			s.metrics.connected.WithLabelValues(key.variant()).Inc()
+		}
+		st.status = &ProxyStatus{
+			Node: node.GetId(), Identity: st.peer.String(), Variant: key.variant(),
+			Acked: map[string]string{}, Nacked: map[string]string{}, Since: time.Now(),
+		}
+	}
+	if key.delta {
+		version = ""
+		if sent, ok := st.sent[typeURL]; ok && nonce != "" && sent.nonce == nonce {
+			version = sent.version
+		}
 	}
 	switch {
 	case nack != nil:
-		st.Nacked[typeURL] = *nack
+		st.status.Nacked[typeURL] = *nack
 		s.metrics.nacks.WithLabelValues(typeURL).Inc()
-		s.log.Warn("proxy refused configuration", "node", st.Node, "type", typeURL, "detail", *nack)
+		s.log.Warn("proxy refused configuration", "node", st.status.Node, "type", typeURL, "detail", *nack)
 	case version != "":
-		st.Acked[typeURL] = version
-		delete(st.Nacked, typeURL)
+		st.status.Acked[typeURL] = version
+		delete(st.status.Nacked, typeURL)
+		s.observeACKLocked(st, typeURL, version)
 	}
 	return nil
+}
+
+// observeACKLocked records how long the proxy took to accept one of the
+// last snapshots set for it, once per type and version, and only when the
+// stream was already open then: a new stream's first ACK measures its
+// connection, not a push.
+func (s *streams) observeACKLocked(st *stream, typeURL, version string) {
+	if st.timed[typeURL] == version {
+		return
+	}
+	for _, p := range s.pushes[st.status.Node] {
+		if p.version == version && !st.status.Since.After(p.at) {
+			st.timed[typeURL] = version
+			s.metrics.ackLatency.WithLabelValues(typeURL).Observe(time.Since(p.at).Seconds())
+			return
+		}
+	}
+}
+
+// deltaResponse remembers the nonce and version of a delta response, which
+// the proxy's ACK or NACK will name by nonce.
+func (s *streams) deltaResponse(key streamKey, resp *discoveryv3.DeltaDiscoveryResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.byKey[key]; st != nil {
+		st.sent[resp.GetTypeUrl()] = sentResponse{nonce: resp.GetNonce(), version: resp.GetSystemVersionInfo()}
+	}
+}
+
+// pushed records that node's snapshot is now version, set at time at.
+func (s *streams) pushed(node, version string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := append(s.pushes[node], push{version: version, at: at})
+	if len(ps) > recentPushes {
+		ps = slices.Delete(ps, 0, len(ps)-recentPushes)
+	}
+	s.pushes[node] = ps
+}
+
+// forget drops what pushed recorded for a node that left the mesh.
+func (s *streams) forget(node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pushes, node)
 }
 
 func (s *streams) status() []ProxyStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ProxyStatus, 0, len(s.byID))
-	for _, st := range s.byID {
-		c := *st
-		c.Acked = copyMap(st.Acked)
-		c.Nacked = copyMap(st.Nacked)
+	out := make([]ProxyStatus, 0, len(s.byKey))
+	for _, st := range s.byKey {
+		if st.status == nil {
+			continue
+		}
+		c := *st.status
+		c.Acked = copyMap(st.status.Acked)
+		c.Nacked = copyMap(st.status.Nacked)
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Node != out[j].Node {
+			return out[i].Node < out[j].Node
+		}
+		return out[i].Since.Before(out[j].Since)
+	})
 	return out
 }
 
@@ -139,20 +263,27 @@ func copyMap(m map[string]string) map[string]string {
 	return c
 }
 
+// nackDetail is the message of a request's error detail, nil for an ACK.
+func nackDetail(d *statuspb.Status) *string {
+	if d == nil {
+		return nil
+	}
+	msg := d.GetMessage()
+	return &msg
+}
+
 // OnStreamOpen implements go-control-plane's callbacks.
-func (s *streams) OnStreamOpen(ctx context.Context, id int64, _ string) error { return s.open(ctx, id) }
+func (s *streams) OnStreamOpen(ctx context.Context, id int64, _ string) error {
+	return s.open(ctx, streamKey{id: id})
+}
 
 // OnStreamClosed implements go-control-plane's callbacks.
-func (s *streams) OnStreamClosed(id int64, _ *corev3.Node) { s.closed(id) }
+func (s *streams) OnStreamClosed(id int64, _ *corev3.Node) { s.closed(streamKey{id: id}) }
 
 // OnStreamRequest implements go-control-plane's callbacks.
 func (s *streams) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {
-	var nack *string
-	if d := req.GetErrorDetail(); d != nil {
-		msg := d.GetMessage()
-		nack = &msg
-	}
-	return s.request(id, req.GetNode(), req.GetTypeUrl(), req.GetVersionInfo(), nack)
+	return s.request(streamKey{id: id}, req.GetNode(), req.GetTypeUrl(), req.GetVersionInfo(), req.GetResponseNonce(),
+		nackDetail(req.GetErrorDetail()))
 }
 
 // OnStreamResponse implements go-control-plane's callbacks.
@@ -161,24 +292,23 @@ func (s *streams) OnStreamResponse(context.Context, int64, *discoveryv3.Discover
 
 // OnDeltaStreamOpen implements go-control-plane's callbacks.
 func (s *streams) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) error {
-	return s.open(ctx, id)
+	return s.open(ctx, streamKey{delta: true, id: id})
 }
 
 // OnDeltaStreamClosed implements go-control-plane's callbacks.
-func (s *streams) OnDeltaStreamClosed(id int64, _ *corev3.Node) { s.closed(id) }
+func (s *streams) OnDeltaStreamClosed(id int64, _ *corev3.Node) {
+	s.closed(streamKey{delta: true, id: id})
+}
 
 // OnStreamDeltaRequest implements go-control-plane's callbacks.
 func (s *streams) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
-	var nack *string
-	if d := req.GetErrorDetail(); d != nil {
-		msg := d.GetMessage()
-		nack = &msg
-	}
-	return s.request(id, req.GetNode(), req.GetTypeUrl(), "", nack)
+	return s.request(streamKey{delta: true, id: id}, req.GetNode(), req.GetTypeUrl(), "", req.GetResponseNonce(),
+		nackDetail(req.GetErrorDetail()))
 }
 
 // OnStreamDeltaResponse implements go-control-plane's callbacks.
-func (s *streams) OnStreamDeltaResponse(int64, *discoveryv3.DeltaDiscoveryRequest, *discoveryv3.DeltaDiscoveryResponse) {
+func (s *streams) OnStreamDeltaResponse(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
+	s.deltaResponse(streamKey{delta: true, id: id}, resp)
 }
 
 // OnFetchRequest refuses REST fetches: they carry no stream to authorize.

@@ -13,8 +13,11 @@ import (
 )
 
 // digest is a snapshot version: the first 16 hex digits of a SHA-256 over
-// every resource's deterministic encoding, in type then input order.
-func digest(res translate.Resources) (string, error) {
+// every resource's deterministic encoding, in type then input order. It
+// also returns the total size of those encodings and, per type, the
+// SHA-256 of each resource's encoding, index for index (the interner's
+// keys).
+func digest(res translate.Resources) (string, int, map[string][][32]byte, error) {
 	h := sha256.New()
 	typeURLs := make([]string, 0, len(res))
 	for t := range res {
@@ -22,16 +25,22 @@ func digest(res translate.Resources) (string, error) {
 	}
 	slices.Sort(typeURLs)
 	opts := proto.MarshalOptions{Deterministic: true}
+	size := 0
+	sums := make(map[string][][32]byte, len(res))
 	for _, t := range typeURLs {
 		h.Write([]byte(t))
+		ts := make([][32]byte, 0, len(res[t]))
 		for _, r := range res[t] {
 			b, err := opts.Marshal(r)
 			if err != nil {
-				return "", fmt.Errorf("encoding %s %q: %w", t, cachev3.GetResourceName(r), err)
+				return "", 0, nil, fmt.Errorf("encoding %s %q: %w", t, cachev3.GetResourceName(r), err)
 			}
+			size += len(b)
+			ts = append(ts, sha256.Sum256(b))
 			fmt.Fprintf(h, "%d:", len(b))
 			h.Write(b)
 		}
+		sums[t] = ts
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return hex.EncodeToString(h.Sum(nil))[:16], size, sums, nil
 }

@@ -1,0 +1,208 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/weftmesh/weft/controlplane/model"
+)
+
+const (
+	// debounce is how long the API server's events must pause before a
+	// new mesh is built, so that a rollout's burst builds once.
+	debounce = 100 * time.Millisecond
+	// maxDelay bounds how long a stream of events can hold a build off.
+	maxDelay = time.Second
+)
+
+// Watcher keeps informers on the API server and hands on a new mesh after
+// every change that alters it.
+type Watcher struct {
+	cfg *rest.Config
+	td  spiffeid.TrustDomain
+	log *slog.Logger
+}
+
+// NewWatcher returns a Watcher of the API server cfg points at; it does no
+// I/O until Run. A nil log discards log records.
+func NewWatcher(cfg *rest.Config, td spiffeid.TrustDomain, log *slog.Logger) *Watcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{cfg: cfg, td: td, log: log}
+}
+
+// Run starts the informers, waits for their caches to fill, then calls
+// onChange from Run's goroutine with the first mesh and with every later
+// one that differs from the last it was given: 100 ms after the last of a
+// burst of events, and at most 1 s after the first. onChange must not keep
+// Run waiting long, and must not modify the mesh. Kinds whose CRDs the
+// cluster does not serve (Gateway API routes, Weft's policies) are logged
+// once and left out. Run returns nil once ctx is done, an error when the
+// informers cannot be set up, and only after stopping everything it
+// started.
+func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	httpClient, err := rest.HTTPClientFor(w.cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes informers: %w", err)
+	}
+	defer httpClient.CloseIdleConnections()
+	c, err := cache.New(w.cfg, cache.Options{
+		HTTPClient:       httpClient,
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		// A kind without an informer (its CRD missing) lists as an error,
+		// never by starting an informer behind the Watcher's back.
+		ReaderFailOnMissingInformer: true,
+	})
+	if err != nil {
+		return fmt.Errorf("kubernetes informers: %w", err)
+	}
+	events := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case events <- struct{}{}:
+		default:
+		}
+	}
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke() },
+		UpdateFunc: func(any, any) { poke() },
+		DeleteFunc: func(any) { poke() },
+	}
+	var watched []kind
+	for _, k := range kinds() {
+		inf, err := c.GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
+		if k.crd && meta.IsNoMatchError(err) {
+			w.log.WarnContext(ctx, "Kind not served by the API server; running without it", "kind", k.name, "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("kubernetes informer for %s: %w", k.name, err)
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("kubernetes informer for %s: %w", k.name, err)
+		}
+		watched = append(watched, k)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var cacheErr error
+	cacheDone := make(chan struct{})
+	go func() {
+		defer close(cacheDone)
+		cacheErr = c.Start(ctx)
+	}()
+	// Stop the informers and wait for them on every way out.
+	defer func() { cancel(); <-cacheDone }()
+	if !c.WaitForCacheSync(ctx) {
+		select {
+		case <-cacheDone:
+			if cacheErr != nil && ctx.Err() == nil {
+				return fmt.Errorf("kubernetes informers: %w", cacheErr)
+			}
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("kubernetes informers: caches did not sync")
+	}
+	w.log.InfoContext(ctx, "Kubernetes informers synced", "kinds", len(watched))
+
+	var (
+		last         *model.Mesh
+		lastProblems []Problem
+	)
+	rebuild := func() {
+		m, problems, err := w.build(ctx, c, watched)
+		if err != nil {
+			// Only a cache that is stopping fails to list.
+			w.log.DebugContext(ctx, "Kubernetes objects not listed", "error", err)
+			return
+		}
+		if !slices.Equal(problems, lastProblems) {
+			lastProblems = problems
+			w.logProblems(ctx, problems)
+		}
+		if last != nil && reflect.DeepEqual(*last, *m) {
+			return
+		}
+		last = m
+		p := &m.Policies
+		w.log.InfoContext(ctx, "Mesh built from Kubernetes", "services", len(m.Services), "workloads", len(m.Workloads),
+			"peerAuthentications", len(p.PeerAuthentications), "authorizationPolicies", len(p.AuthorizationPolicies),
+			"trafficPolicies", len(p.TrafficPolicies), "httpRoutes", len(p.HTTPRoutes), "grpcRoutes", len(p.GRPCRoutes))
+		onChange(m)
+	}
+	// The events of the initial lists are in the first build.
+	select {
+	case <-events:
+	default:
+	}
+	rebuild()
+
+	timer := time.NewTimer(debounce)
+	timer.Stop()
+	var pendingSince time.Time // zero when no build is pending
+	for {
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-cacheDone:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("kubernetes informers stopped: %w", cacheErr)
+		case <-events:
+			now := time.Now()
+			if pendingSince.IsZero() {
+				pendingSince = now
+			}
+			timer.Reset(min(debounce, max(0, pendingSince.Add(maxDelay).Sub(now))))
+		case <-timer.C:
+			pendingSince = time.Time{}
+			rebuild()
+		}
+	}
+}
+
+// build lists the caches of the watched kinds and builds the mesh.
+func (w *Watcher) build(ctx context.Context, c cache.Cache, watched []kind) (*model.Mesh, []Problem, error) {
+	var objs Objects
+	for _, k := range watched {
+		if err := k.list(ctx, c, &objs); err != nil {
+			return nil, nil, fmt.Errorf("list %s: %w", k.name, err)
+		}
+	}
+	m, problems := Build(w.td, &objs)
+	return m, problems, nil
+}
+
+// logProblems logs what Build reported: what it left out at debug level
+// (the API server accepted it; the mesh cannot use it), the rest at warn.
+func (w *Watcher) logProblems(ctx context.Context, problems []Problem) {
+	for _, p := range problems {
+		level := slog.LevelWarn
+		if p.Dropped {
+			level = slog.LevelDebug
+		}
+		w.log.Log(ctx, level, "Kubernetes object not fully used", "kind", p.Kind, "namespace", p.Namespace, "name", p.Name, "reason", p.Reason)
+	}
+}
