@@ -21,7 +21,9 @@ import (
 // TestTranslatorGoldenFilesAreAccepted validates every resource in the
 // translator's golden files, the control plane's side of docs/xds.md: what
 // it emits, the dataplane must accept. Only the files are read; no code of
-// the control plane is imported.
+// the control plane is imported. The proxyless goldens are for grpc-go's
+// xDS client, not for this proxy (translate checks them against grpc-go's
+// requirements).
 func TestTranslatorGoldenFilesAreAccepted(t *testing.T) {
 	var files []string
 	for _, pattern := range []string{"*.golden.yaml", "*/*.golden.yaml"} {
@@ -29,7 +31,11 @@ func TestTranslatorGoldenFilesAreAccepted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, matches...)
+		for _, m := range matches {
+			if filepath.Base(filepath.Dir(m)) != "proxyless" {
+				files = append(files, m)
+			}
+		}
 	}
 	if len(files) == 0 {
 		t.Fatal("no golden files of the translator found")
