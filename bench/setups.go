@@ -150,6 +150,7 @@ func startSidecar(ctx context.Context, t *topology, p *pki, cfg Config, cpHost b
 		"--ca-root-file", p.caCert(),
 		"--token-file", tokenFile,
 		"--admin-address", admin,
+		"--status-address", "", // the kubelet's port; several sidecars share this host
 	)
 	if err != nil {
 		return nil, err

@@ -100,6 +100,9 @@ func (c *ControlPlane) ReloadCA(ctx context.Context) error {
 	default:
 		c.caReloads.WithLabelValues(reloadChanged).Inc()
 		c.log.InfoContext(ctx, "certificate authority reloaded", caAttrs(c.authority)...)
+		if c.roots != nil {
+			c.roots.RootsChanged()
+		}
 	}
 	return nil
 }

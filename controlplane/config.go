@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftmesh/weft/controlplane/ca"
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/webhook"
 )
 
 // Config configures the control plane. Start from Default.
@@ -73,6 +74,19 @@ type Config struct {
 	// DefaultCertTTL and MaxCertTTL bound the lifetime of workload certificates.
 	DefaultCertTTL time.Duration
 	MaxCertTTL     time.Duration
+
+	// WebhookAddress serves the sidecar injector's webhook (HTTPS,
+	// Kubernetes mode only).
+	WebhookAddress string
+	// WebhookDNSNames are the names the webhook's certificate carries: the
+	// Service's, or the host of the URL the API server is given.
+	WebhookDNSNames []string
+	// WebhookConfigName is the MutatingWebhookConfiguration whose webhooks
+	// get the CA's roots as caBundle.
+	WebhookConfigName string
+	// InjectorConfigMap is the "<namespace>/<name>" of the ConfigMap whose
+	// key config.yaml configures injection.
+	InjectorConfigMap string
 }
 
 // Default returns the configuration used when no flag says otherwise.
@@ -88,6 +102,11 @@ func Default() Config {
 		MaxCertTTL:      7 * 24 * time.Hour,
 
 		CAReloadInterval: 10 * time.Second,
+
+		WebhookAddress:    webhook.Default().Address,
+		WebhookDNSNames:   webhook.Default().DNSNames,
+		WebhookConfigName: webhook.Default().ConfigurationName,
+		InjectorConfigMap: webhook.Default().ConfigMapNamespace + "/" + webhook.Default().ConfigMapName,
 	}
 }
 
@@ -129,6 +148,9 @@ func (c Config) SecretCA() bool { return c.KubernetesMode() && !c.ProvidedCA() }
 
 func (c Config) validateKubernetes() []error {
 	var errs []error
+	if _, err := c.webhookConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.SecretCA() {
 		if _, err := c.caSecretRef(); err != nil {
 			errs = append(errs, err)
@@ -138,6 +160,29 @@ func (c Config) validateKubernetes() []error {
 		}
 	}
 	return errs
+}
+
+// webhookConfig is the injection webhook's configuration (Kubernetes
+// mode), checked.
+func (c Config) webhookConfig() (webhook.Config, error) {
+	w := webhook.Default()
+	w.Address, w.DNSNames, w.ConfigurationName = c.WebhookAddress, c.WebhookDNSNames, c.WebhookConfigName
+	ns, name, ok := strings.Cut(c.InjectorConfigMap, "/")
+	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return w, fmt.Errorf("--injector-configmap %q must be <namespace>/<name> of a ConfigMap", c.InjectorConfigMap)
+	}
+	w.ConfigMapNamespace, w.ConfigMapName = ns, name
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.WebhookAddress); err != nil {
+		errs = append(errs, fmt.Errorf("--webhook-address %q: %w", c.WebhookAddress, err))
+	}
+	if len(validation.IsDNS1123Subdomain(c.WebhookConfigName)) > 0 {
+		errs = append(errs, fmt.Errorf("--webhook-config-name %q must name a MutatingWebhookConfiguration", c.WebhookConfigName))
+	}
+	if len(c.WebhookDNSNames) == 0 {
+		errs = append(errs, errors.New("--webhook-dns-names must not be empty: the API server checks the webhook's certificate against them"))
+	}
+	return w, errors.Join(errs...)
 }
 
 // caSecretRef parses CASecret.

@@ -25,6 +25,10 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"ca key without cert", func(c *Config) { c.CAKeyFile = "tls.key" }, "--ca-key-file needs --ca-cert-file"},
 		{"ca bundle without cert", func(c *Config) { c.CABundleFile = "ca.crt" }, "--ca-bundle-file needs --ca-cert-file"},
 		{"negative reload interval", func(c *Config) { c.CAReloadInterval = -time.Second }, "--ca-reload-interval -1s must not be negative"},
+		{"bad webhook address", func(c *Config) { c.ConfigDir, c.WebhookAddress = "", "15017" }, `--webhook-address "15017"`},
+		{"bad injector configmap", func(c *Config) { c.ConfigDir, c.InjectorConfigMap = "", "weft-injector" }, `--injector-configmap "weft-injector" must be <namespace>/<name>`},
+		{"bad webhook configuration name", func(c *Config) { c.ConfigDir, c.WebhookConfigName = "", "Weft Injector" }, `--webhook-config-name "Weft Injector"`},
+		{"no webhook DNS names", func(c *Config) { c.ConfigDir, c.WebhookDNSNames = "", nil }, "--webhook-dns-names must not be empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,8 +26,10 @@ import (
 	"github.com/weftmesh/weft/controlplane/configdir"
 	"github.com/weftmesh/weft/controlplane/kube"
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/rootpublish"
 	"github.com/weftmesh/weft/controlplane/status"
 	"github.com/weftmesh/weft/controlplane/translate"
+	"github.com/weftmesh/weft/controlplane/webhook"
 	"github.com/weftmesh/weft/controlplane/xds"
 )
 
@@ -57,6 +59,12 @@ type ControlPlane struct {
 	// status writes the policies' and routes' status when this replica
 	// leads (Kubernetes mode; nil in standalone mode).
 	status *status.Writer
+	// roots publishes the CA's roots into injected namespaces, where the
+	// injected proxies mount them (Kubernetes mode; nil otherwise).
+	roots *rootpublish.Publisher
+	// webhook is the sidecar injector's webhook (Kubernetes mode; nil in
+	// standalone mode).
+	webhook *webhook.Server
 	// kubeHTTP carries the CA's TokenReviews and Secret reads (Kubernetes
 	// mode); Close drops its idle connections.
 	kubeHTTP *http.Client
@@ -136,6 +144,16 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		return err
 	}
 	authority := c.authority
+	if c.cfg.KubernetesMode() {
+		wcfg, err := c.cfg.webhookConfig()
+		if err != nil {
+			c.kubeHTTP.CloseIdleConnections()
+			return err
+		}
+		c.webhook = webhook.New(wcfg, authority, kc, c.log.With("component", "webhook"))
+		c.roots = rootpublish.New(rootpublish.Config{Client: kc, Roots: authority.Bundle, Logger: c.log.With("component", "rootpublish")})
+		c.registry.MustRegister(c.webhook.Collectors()...)
+	}
 	c.xds = xds.New(xds.Config{Logger: c.log.With("component", "xds"), Registerer: c.registry})
 	certs, err := ca.NewService(authority, authn, ca.ServiceConfig{
 		DefaultTTL: c.cfg.DefaultCertTTL,
@@ -171,6 +189,14 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		_ = c.xdsListener.Close()
 		return fmt.Errorf("listening for monitoring: %w", err)
 	}
+	if c.webhook != nil {
+		if err := c.webhook.Listen(ctx); err != nil {
+			_ = c.xdsListener.Close()
+			_ = c.monitorListener.Close()
+			c.kubeHTTP.CloseIdleConnections()
+			return err
+		}
+	}
 
 	// ctx bounds the start only; what Start begins runs until Close.
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -187,6 +213,12 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		return source(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
 	})
 	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
+	if c.webhook != nil {
+		c.goFatal(func() error { return c.webhook.Run(ctx) })
+	}
+	if c.roots != nil {
+		c.goFatal(func() error { return c.roots.Run(ctx) })
+	}
 	if c.status != nil {
 		c.goFatal(func() error { return c.status.Start(ctx) })
 	}
@@ -252,6 +284,15 @@ func (c *ControlPlane) XDSAddr() net.Addr { return c.xdsListener.Addr() }
 
 // MonitorAddr is the bound address of the metrics and debug port.
 func (c *ControlPlane) MonitorAddr() net.Addr { return c.monitorListener.Addr() }
+
+// WebhookAddr is the bound address of the injection webhook (Kubernetes
+// mode; nil in standalone mode).
+func (c *ControlPlane) WebhookAddr() net.Addr {
+	if c.webhook == nil {
+		return nil
+	}
+	return c.webhook.Addr()
+}
 
 // XDS is the xDS server, for tests that need to send what the translator
 // would not.

@@ -88,6 +88,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			"--ca-root-file", l.rootCert(),
 			"--token-file", l.tokenFile(s.name),
 			"--admin-address", s.admin,
+			"--status-address", "", // the kubelet's port; several sidecars share this host
 		)
 		if err != nil {
 			return err

@@ -199,6 +199,7 @@ func (k *kubeFixture) startControlPlane(xdsAddr string) {
 	k.cfg = controlplane.Default()
 	k.cfg.KubeRESTConfig = k.env.Config
 	k.cfg.XDSAddress, k.cfg.MonitorAddress = xdsAddr, "127.0.95.1:0"
+	k.cfg.WebhookAddress = "127.0.95.1:0" // loopback, never :15017 on every address
 	cp := controlplane.New(k.cfg, testLogger(k.t, "controlplane"))
 	if err := cp.Start(k.t.Context()); err != nil {
 		k.t.Fatalf("start control plane in Kubernetes mode: %v", err)

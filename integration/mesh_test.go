@@ -149,6 +149,7 @@ func (f *meshFixture) startProxy(name, sa, addr string) *proxy.Proxy {
 	cfg.Name, cfg.Namespace, cfg.ServiceAccount = name, "shop", sa
 	cfg.TokenFile = filepath.Join(f.dir, sa+"-token")
 	cfg.AdminAddress = addr + ":0"
+	cfg.StatusAddress = addr + ":0" // loopback, never :15020 on every address
 	p := proxy.New(cfg, testLogger(f.t, name))
 	ctx, cancel := context.WithTimeout(f.t.Context(), 30*time.Second)
 	defer cancel()

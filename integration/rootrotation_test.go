@@ -205,6 +205,7 @@ func (r *rotationFixture) startProxy(name, sa, addr string) *proxy.Proxy {
 	cfg.Name, cfg.Namespace, cfg.ServiceAccount = name, "shop", sa
 	cfg.TokenFile = filepath.Join(r.dir, sa+"-token")
 	cfg.AdminAddress = addr + ":0"
+	cfg.StatusAddress = addr + ":0" // loopback, never :15020 on every address
 	p := proxy.New(cfg, testLogger(r.t, name))
 	ctx, cancel := context.WithTimeout(r.t.Context(), 30*time.Second)
 	defer cancel()

@@ -156,6 +156,7 @@ func newRotationMesh(t *testing.T, subnet int) *rotationMesh {
 		cfg.Name, cfg.Namespace, cfg.ServiceAccount = name, "shop", sa
 		cfg.TokenFile = filepath.Join(dir, sa+"-token")
 		cfg.AdminAddress = addr + ":0"
+		cfg.StatusAddress = addr + ":0" // loopback, never :15020 on every address
 		cfg.CertTTL = rotationTTL
 		p := proxy.New(cfg, testLogger(t, name))
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

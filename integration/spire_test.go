@@ -174,6 +174,7 @@ func startSPIREMeshProxy(t *testing.T, cp *controlplane.ControlPlane, stateDir, 
 	cfg.CARootFile = filepath.Join(stateDir, "root-cert.pem")
 	cfg.Name, cfg.Namespace, cfg.ServiceAccount = name, "shop", sa
 	cfg.AdminAddress = addr + ":0"
+	cfg.StatusAddress = addr + ":0" // loopback, never :15020 on every address
 	set(&cfg)
 	p := proxy.New(cfg, testLogger(t, name))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

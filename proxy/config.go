@@ -12,6 +12,7 @@ import (
 
 	"github.com/weftmesh/weft/meshid"
 	"github.com/weftmesh/weft/proxy/dataplane"
+	"github.com/weftmesh/weft/proxy/status"
 )
 
 // Config configures a proxy. Start from Default.
@@ -41,6 +42,16 @@ type Config struct {
 	// AdminAddress serves /ready, /metrics and /config_dump. Keep it on
 	// loopback: it shows the proxy's configuration.
 	AdminAddress string
+	// StatusAddress serves the status port the kubelet talks to: /ready
+	// (the native sidecar's startupProbe), /metrics and the app's
+	// rewritten probes under /app-health/ (package status). In a pod it
+	// listens on all addresses, since the kubelet probes the pod IP.
+	// Empty disables it.
+	StatusAddress string
+	// AppProbes is the app's original probes as the injector wrote them
+	// into the env var WEFT_APP_PROBES (JSON, see status.ParseProbes);
+	// empty means none.
+	AppProbes string
 	// CertTTL is the certificate lifetime asked of the CA; zero lets the CA
 	// choose. Unused with WorkloadAPISocket.
 	CertTTL time.Duration
@@ -71,6 +82,7 @@ func Default() Config {
 		ServiceAccount:      "default",
 		TokenFile:           "/var/run/secrets/tokens/weft-ca-token",
 		AdminAddress:        "127.0.0.1:15000",
+		StatusAddress:       ":15020",
 		DrainTimeout:        dataplane.DefaultDrainTimeout,
 	}
 }
@@ -83,6 +95,16 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.AdminAddress); err != nil {
 		errs = append(errs, fmt.Errorf("--admin-address %q: %w", c.AdminAddress, err))
+	}
+	if c.StatusAddress != "" {
+		if _, _, err := net.SplitHostPort(c.StatusAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--status-address %q: %w", c.StatusAddress, err))
+		}
+	}
+	if probes, err := status.ParseProbes(c.AppProbes); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", status.EnvAppProbes, err))
+	} else if len(probes) > 0 && c.StatusAddress == "" {
+		errs = append(errs, fmt.Errorf("%s is set but --status-address is empty: the rewritten probes would go unanswered", status.EnvAppProbes))
 	}
 	td, err := spiffeid.TrustDomainFromString(c.TrustDomain)
 	if err != nil {

@@ -19,6 +19,11 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"no roots", func(c *Config) { c.CARootFile = "" }, "--ca-root-file is required"},
 		{"no token", func(c *Config) { c.TokenFile = "" }, "--token-file is required"},
 		{"negative ttl", func(c *Config) { c.CertTTL = -1 }, "--cert-ttl"},
+		{"bad status address", func(c *Config) { c.StatusAddress = "15020" }, `--status-address "15020"`},
+		{"malformed app probes", func(c *Config) { c.AppProbes = "{" }, "WEFT_APP_PROBES: not a JSON probe table"},
+		{"probes without status port", func(c *Config) {
+			c.AppProbes, c.StatusAddress = `{"/app-health/a/livez": {"grpc": {"port": 9090}}}`, ""
+		}, "WEFT_APP_PROBES is set but --status-address is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

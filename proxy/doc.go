@@ -5,5 +5,6 @@
 // while the control plane is unreachable.
 //
 // The pieces live in subpackages: identity (SVIDs), xdsclient (ADS),
-// dataplane (listeners, clusters, mTLS), tcpproxy (byte copying).
+// dataplane (listeners, clusters, mTLS), tcpproxy (byte copying), status
+// (the kubelet's port: /ready and the app's rewritten probes).
 package proxy

@@ -29,6 +29,7 @@ import (
 	"github.com/weftmesh/weft/meshid"
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/identity"
+	"github.com/weftmesh/weft/proxy/status"
 	"github.com/weftmesh/weft/proxy/xdsclient"
 )
 
@@ -48,6 +49,8 @@ type Proxy struct {
 
 	adminListener net.Listener
 	adminServer   *http.Server
+	// statusServer is the kubelet's port; nil when disabled.
+	statusServer *status.Server
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -93,6 +96,10 @@ func (p *Proxy) Start(ctx context.Context) error {
 		}
 		return nil
 	})
+
+	if err := p.startStatus(ctx, runCtx); err != nil {
+		return errors.Join(err, p.stop()) //nolint:contextcheck // stop ends what Start began and needs no context
+	}
 
 	p.identity.Store(&identitySource{src})
 	if err := src.Start(ctx); err != nil {
@@ -141,6 +148,40 @@ func (p *Proxy) Start(ctx context.Context) error {
 	return nil
 }
 
+// startStatus binds the status port, if configured, before the first
+// certificate is asked for: until the proxy is ready the kubelet's
+// startupProbe gets a 503 with the reason rather than a refused
+// connection.
+func (p *Proxy) startStatus(ctx, runCtx context.Context) error {
+	if p.cfg.StatusAddress == "" {
+		return nil
+	}
+	probes, err := status.ParseProbes(p.cfg.AppProbes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", status.EnvAppProbes, err)
+	}
+	srv := status.New(status.Config{
+		Address: p.cfg.StatusAddress,
+		Ready:   p.readiness,
+		Metrics: p.registry,
+		Probes:  probes,
+		Logger:  p.log.With("component", "status"),
+	})
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("status port: %w", err)
+	}
+	p.statusServer = srv
+	p.goFatal(func() error {
+		select {
+		case err := <-srv.Errors():
+			return err
+		case <-runCtx.Done():
+			return nil
+		}
+	})
+	return nil
+}
+
 // goFatal runs f in a goroutine; an error it returns ends Run.
 func (p *Proxy) goFatal(f func() error) {
 	p.wg.Add(1)
@@ -161,15 +202,34 @@ func (p *Proxy) Errors() <-chan error { return p.errc }
 // AdminAddr is the bound address of the admin port.
 func (p *Proxy) AdminAddr() net.Addr { return p.adminListener.Addr() }
 
+// StatusAddr is the bound address of the status port; nil when it is
+// disabled.
+func (p *Proxy) StatusAddr() net.Addr {
+	if p.statusServer == nil {
+		return nil
+	}
+	return p.statusServer.Addr()
+}
+
 // Ready reports whether the proxy holds a certificate and has applied
 // clusters and listeners from the control plane at least once.
 func (p *Proxy) Ready() bool {
+	return p.readiness() == nil
+}
+
+// readiness is Ready with the reason it is not, for the status port's
+// one-line answer.
+func (p *Proxy) readiness() error {
+	// The xDS client exists once the certificate has been obtained.
 	client := p.xds.Load()
 	if client == nil {
-		return false
+		return errors.New("waiting for the workload certificate")
 	}
 	st := client.Status()
-	return st.Types[xdsclient.ClusterType].Version != "" && st.Types[xdsclient.ListenerType].Version != ""
+	if st.Types[xdsclient.ClusterType].Version == "" || st.Types[xdsclient.ListenerType].Version == "" {
+		return errors.New("waiting for clusters and listeners from the control plane")
+	}
+	return nil
 }
 
 // Close stops the proxy: listeners close, established connections are
@@ -192,6 +252,9 @@ func (p *Proxy) stop() error {
 	}
 	if p.adminServer != nil {
 		errs = append(errs, p.adminServer.Close())
+	}
+	if p.statusServer != nil {
+		errs = append(errs, p.statusServer.Close())
 	}
 	p.wg.Wait()
 	if dp := p.dataplane.Load(); dp != nil {

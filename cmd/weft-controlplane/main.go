@@ -99,6 +99,10 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	dnsNames := fs.String("serving-dns-names", strings.Join(cfg.ServingDNSNames, ","), "comma-separated DNS names for the control plane's certificate")
 	fs.DurationVar(&cfg.DefaultCertTTL, "cert-ttl", cfg.DefaultCertTTL, "default lifetime of workload certificates")
 	fs.DurationVar(&cfg.MaxCertTTL, "max-cert-ttl", cfg.MaxCertTTL, "longest lifetime a workload may ask for")
+	fs.StringVar(&cfg.WebhookAddress, "webhook-address", cfg.WebhookAddress, "Kubernetes mode: address serving the sidecar injector's webhook (HTTPS, path /inject)")
+	webhookNames := fs.String("webhook-dns-names", strings.Join(cfg.WebhookDNSNames, ","), "Kubernetes mode: comma-separated DNS names for the webhook's certificate")
+	fs.StringVar(&cfg.WebhookConfigName, "webhook-config-name", cfg.WebhookConfigName, "Kubernetes mode: MutatingWebhookConfiguration whose caBundle the control plane keeps")
+	fs.StringVar(&cfg.InjectorConfigMap, "injector-configmap", cfg.InjectorConfigMap, "Kubernetes mode: <namespace>/<name> of the ConfigMap configuring injection (key config.yaml)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +112,7 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 		return cfg, level, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	cfg.ServingDNSNames = splitList(*dnsNames)
+	cfg.WebhookDNSNames = splitList(*webhookNames)
 	return cfg, level, cfg.Validate()
 }
 

@@ -29,6 +29,15 @@ func TestParseFlags(t *testing.T) {
 	if !cfg.KubernetesMode() || cfg.Kubeconfig != "kc.yaml" || cfg.CASecret != "mesh/root" {
 		t.Errorf("Kubernetes flags parsed into %+v", cfg)
 	}
+	cfg, _, err = parseFlags([]string{"--webhook-address", "127.0.0.1:8443", "--webhook-dns-names", "injector.example,localhost",
+		"--webhook-config-name", "injector", "--injector-configmap", "mesh/injector"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WebhookAddress != "127.0.0.1:8443" || strings.Join(cfg.WebhookDNSNames, "|") != "injector.example|localhost" ||
+		cfg.WebhookConfigName != "injector" || cfg.InjectorConfigMap != "mesh/injector" {
+		t.Errorf("webhook flags parsed into %+v", cfg)
+	}
 	if cfg, _, err = parseFlags(nil); err != nil || !cfg.KubernetesMode() || cfg.CASecret != "weft-system/weft-ca" {
 		t.Errorf("no flags: %+v, %v; want Kubernetes mode with the CA in weft-system/weft-ca", cfg, err)
 	}
@@ -44,6 +53,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--config-dir", "m", "--ca-dir", "ca", "--ca-cert-file", "tls.crt"}, "--ca-dir excludes --ca-cert-file"},
 		{[]string{"--config-dir", "m", "--ca-cert-file", "tls.crt"}, "--ca-cert-file needs --ca-key-file"},
 		{[]string{"--config-dir", "m", "--ca-reload-interval", "-1s"}, "--ca-reload-interval -1s must not be negative"},
+		{[]string{"--injector-configmap", "injector"}, `--injector-configmap "injector" must be <namespace>/<name>`},
 	} {
 		if _, _, err := parseFlags(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseFlags(%q) = %v, want an error containing %q", tt.args, err, tt.want)

@@ -4,7 +4,10 @@
 //	    --control-plane 127.0.0.1:15012 --ca-root-file root-cert.pem --token-file token
 //
 // With --workload-api-socket unix:///run/spire/agent.sock the SVID comes
-// from a SPIFFE Workload API (a SPIRE agent) instead of Weft's CA.
+// from a SPIFFE Workload API (a SPIRE agent) instead of Weft's CA. In a
+// pod the injector hands it the app's original probes in WEFT_APP_PROBES,
+// which its status port (--status-address, :15020) answers for the
+// kubelet.
 package main
 
 import (
@@ -17,10 +20,11 @@ import (
 	"syscall"
 
 	"github.com/weftmesh/weft/proxy"
+	"github.com/weftmesh/weft/proxy/status"
 )
 
 func main() {
-	cfg, logLevel, err := parseFlags(os.Args[1:])
+	cfg, logLevel, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "weft-proxy:", err)
 		os.Exit(2)
@@ -35,8 +39,11 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (proxy.Config, slog.Level, error) {
+// parseFlags reads the flags, and from getenv the injector's probe table
+// (WEFT_APP_PROBES).
+func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.Level, error) {
 	cfg := proxy.Default()
+	cfg.AppProbes = getenv(status.EnvAppProbes)
 	fs := flag.NewFlagSet("weft-proxy", flag.ContinueOnError)
 	fs.StringVar(&cfg.ControlPlaneAddress, "control-plane", cfg.ControlPlaneAddress, "host:port of the control plane (xDS and CA)")
 	fs.StringVar(&cfg.CARootFile, "ca-root-file", cfg.CARootFile, "PEM roots the control plane's certificate chains to")
@@ -46,6 +53,7 @@ func parseFlags(args []string) (proxy.Config, slog.Level, error) {
 	fs.StringVar(&cfg.ServiceAccount, "service-account", cfg.ServiceAccount, "service account of the workload: its identity")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the credential shown to the CA")
 	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump, /certs (keep on loopback)")
+	fs.StringVar(&cfg.StatusAddress, "status-address", cfg.StatusAddress, "address of the status port the kubelet probes: /ready, /metrics, /app-health/ (empty: off)")
 	fs.DurationVar(&cfg.CertTTL, "cert-ttl", cfg.CertTTL, "certificate lifetime to ask the CA for (0: the CA's default)")
 	fs.StringVar(&cfg.WorkloadAPISocket, "workload-api-socket", cfg.WorkloadAPISocket, "SPIFFE Workload API address (e.g. unix:///run/spire/agent.sock): take the SVID from there (SPIRE) instead of Weft's CA")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, how long established connections may finish after the listeners stop accepting (0: close them at once)")

@@ -1,6 +1,7 @@
 // Command weftctl is Weft's command-line tool.
 //
 //	weftctl demo    run the whole mesh on this machine and report
+//	weftctl inject  add the Weft sidecar to workloads in YAML files
 package main
 
 import (
@@ -22,18 +23,21 @@ const usage = `weftctl is Weft's command-line tool.
 Usage:
   weftctl demo [flags]   run a control plane and two workloads with sidecars on
                          this machine, send traffic through them, and report
+  weftctl inject -f FILE [--config FILE]
+                         print the workloads of FILE (- for stdin) with the
+                         Weft sidecar injected, as the webhook would
 
 Run "weftctl <command> -h" for a command's flags.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -41,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "inject":
+		return runInject(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
