@@ -41,11 +41,13 @@ demo: build ## Run the whole mesh on this machine and print a report (no cluster
 	$(BIN)/weftctl demo --bin-dir $(BIN)
 
 .PHONY: bench
-bench: build ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies (see docs/performance.md).
+bench: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies, fed directly and through a real API server (see docs/performance.md).
 	hack/bench-deps.sh
 	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/weft-bench
 	$(BIN)/weft-bench --bin-dir $(BIN) --results-dir $(CURDIR)/bench/results
 	$(BIN)/weft-bench xds
+	$(BIN)/weft-bench xds --source kube
 
 ##@ Test
 

@@ -10,6 +10,14 @@ import (
 // Variants are the ADS variants the benchmark knows.
 var Variants = []string{"sotw", "delta"}
 
+// Sources of the mesh: SourceModel hands model.Mesh values to
+// xds.Server.Update (Run); SourceKube writes Kubernetes objects to a real
+// API server that the control plane watches (RunKube).
+const (
+	SourceModel = "model"
+	SourceKube  = "kube"
+)
+
 // Config sizes the benchmark.
 type Config struct {
 	// Clients is the number of simulated proxies.
@@ -32,6 +40,8 @@ type Config struct {
 	ProfileDir string
 	// Out receives the report.
 	Out io.Writer
+	// Source is SourceModel (the default) or SourceKube.
+	Source string
 }
 
 // Default is the scenario: 1,000 proxies, 1,000 services × 10
@@ -40,6 +50,7 @@ func Default() Config {
 	return Config{
 		Clients: 1000, Services: 1000, EndpointsPerService: 10, ServicesPerClient: 10, Namespaces: 10,
 		Changes: 20, Variants: Variants, Timeout: 2 * time.Minute, Out: io.Discard,
+		Source: SourceModel,
 	}
 }
 
@@ -60,6 +71,10 @@ func (c Config) Validate() error {
 		return errors.New("changes: must be 1–65000")
 	case c.Timeout <= 0:
 		return errors.New("timeout: must be positive")
+	case c.Source != SourceModel && c.Source != SourceKube:
+		return fmt.Errorf("source: unknown %q (%s, %s)", c.Source, SourceModel, SourceKube)
+	case c.Source == SourceKube && c.Changes*len(c.Variants) > 65000:
+		return errors.New("changes: at most 65000 over all variants with the kube source")
 	}
 	for _, v := range c.Variants {
 		if v != "sotw" && v != "delta" {

@@ -17,4 +17,11 @@
 // EndpointSlices (model.Service.Slices) whose pods are workloads without
 // ports, and each proxy is a workload with Outbound entries to its
 // services (see Mesh).
+//
+// The kube source (RunKube, `weft-bench xds --source kube`) measures what
+// the above skips: the API server, the informers and their debounce. It
+// creates the same mesh as Kubernetes objects in a real kube-apiserver
+// (envtest), runs the whole control plane in Kubernetes mode as the child
+// (ServeKube), connects the proxies as Pods and times each change from
+// its EndpointSlice write to the last affected proxy's ACK.
 package xdsload

@@ -7,6 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/weftmesh/weft/bench/xdsload"
 )
 
@@ -23,6 +26,10 @@ func runXDS(ctx context.Context, args []string) error {
 		return fmt.Errorf("finding this binary: %w", err)
 	}
 	cfg.Out = os.Stdout
+	if cfg.Source == xdsload.SourceKube {
+		_, err = xdsload.RunKube(ctx, cfg, exe)
+		return err
+	}
 	_, err = xdsload.Run(ctx, cfg, exe)
 	return err
 }
@@ -33,6 +40,13 @@ func runXDSServer(ctx context.Context, args []string) error {
 	cfg, err := parseXDSFlags("xds-server", args, &dir)
 	if err != nil {
 		return err
+	}
+	if cfg.Source == xdsload.SourceKube {
+		log := xdsload.KubeServerLogger()
+		// As weft-controlplane does: controller-runtime's informers log
+		// through the same handler.
+		ctrllog.SetLogger(logr.FromSlogHandler(log.With("component", "controller-runtime").Handler()))
+		return xdsload.ServeKube(ctx, dir, os.Stdin, os.Stdout, log)
 	}
 	return xdsload.Serve(ctx, cfg, dir, os.Stdin, os.Stdout)
 }
@@ -48,7 +62,9 @@ func parseXDSFlags(name string, args []string, dir *string) (xdsload.Config, err
 	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "endpoint changes timed per variant")
 	variants := fs.String("variants", strings.Join(cfg.Variants, ","), "ADS variants: sotw, delta")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on one change's convergence and on connecting")
-	fs.StringVar(&cfg.ProfileDir, "profile-dir", cfg.ProfileDir, "where the server's heap profiles go (empty: none)")
+	fs.StringVar(&cfg.Source, "source", cfg.Source, "where the mesh comes from: model (xds.Server.Update), "+
+		"kube (Kubernetes objects in a real API server, envtest from $KUBEBUILDER_ASSETS, watched by the control plane in Kubernetes mode)")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", cfg.ProfileDir, "where the server's heap profiles (with --source kube, also CPU profiles of the changes) go (empty: none)")
 	if dir != nil {
 		fs.StringVar(dir, "dir", "", "directory holding ca.pem, server.pem and server.key")
 	}
