@@ -1,12 +1,10 @@
 package xdsload
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,28 +103,11 @@ func runKubeVariant(ctx context.Context, cfg Config, exe, dir, variant string, o
 	res := KubeResult{Result: Result{Variant: variant}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, KubeChildArgs(dir)...) //nolint:gosec // our own binary
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	ch, addr, err := startChild(ctx, exe, KubeChildArgs(dir))
 	if err != nil {
-		return res, fmt.Errorf("server stdin: %w", err)
+		return res, err
 	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, fmt.Errorf("server stdout: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("starting the server: %w", err)
-	}
-	ch := &child{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
-	defer func() { _ = in.Close(); cancel(); _ = cmd.Wait() }()
-	if !ch.out.Scan() {
-		return res, fmt.Errorf("the server did not start: %w", ch.out.Err())
-	}
-	addr, ok := strings.CutPrefix(ch.out.Text(), "listening ")
-	if !ok {
-		return res, fmt.Errorf("the server said %q", ch.out.Text())
-	}
+	defer ch.stop()
 	before, err := ch.stats()
 	if err != nil {
 		return res, err

@@ -94,9 +94,51 @@ func ChildArgs(cfg Config, dir string) []string {
 
 // child is the running server process.
 type child struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	cancel context.CancelFunc
+}
+
+// startChild starts the xDS server child (exe args) and returns it with
+// the address it announced ("listening <addr>"). ctx ends the process;
+// stop closes its stdin and waits for it.
+func startChild(ctx context.Context, exe string, args []string) (*child, string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, exe, args...) //nolint:gosec // our own binary
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		return nil, "", fmt.Errorf("server stdin: %w", err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, "", fmt.Errorf("server stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, "", fmt.Errorf("starting the server: %w", err)
+	}
+	ch := &child{cmd: cmd, in: in, out: bufio.NewScanner(outPipe), cancel: cancel}
+	if !ch.out.Scan() {
+		ch.stop()
+		return nil, "", fmt.Errorf("the server did not start: %w", ch.out.Err())
+	}
+	addr, ok := strings.CutPrefix(ch.out.Text(), "listening ")
+	if !ok {
+		ch.stop()
+		return nil, "", fmt.Errorf("the server said %q", ch.out.Text())
+	}
+	return ch, addr, nil
+}
+
+// stop ends the child and waits for it.
+func (c *child) stop() {
+	_ = c.in.Close()
+	c.cancel()
+	_ = c.cmd.Wait()
 }
 
 // stats asks for the server's figures (selfStats).
@@ -126,28 +168,11 @@ func runVariant(ctx context.Context, cfg Config, exe, dir, variant string, mesh 
 	res := Result{Variant: variant}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, ChildArgs(cfg, dir)...) //nolint:gosec // our own binary
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	ch, addr, err := startChild(ctx, exe, ChildArgs(cfg, dir))
 	if err != nil {
-		return res, fmt.Errorf("server stdin: %w", err)
+		return res, err
 	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, fmt.Errorf("server stdout: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("starting the server: %w", err)
-	}
-	ch := &child{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
-	defer func() { _ = in.Close(); cancel(); _ = cmd.Wait() }()
-	if !ch.out.Scan() {
-		return res, fmt.Errorf("the server did not start: %w", ch.out.Err())
-	}
-	addr, ok := strings.CutPrefix(ch.out.Text(), "listening ")
-	if !ok {
-		return res, fmt.Errorf("the server said %q", ch.out.Text())
-	}
+	defer ch.stop()
 	before, err := ch.stats()
 	if err != nil {
 		return res, err
