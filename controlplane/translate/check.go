@@ -27,6 +27,20 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s %s/%s: %s", p.Kind, p.Namespace, p.Name, p.Message)
 }
 
+// Reasons of Problems, the status-condition vocabulary of Gateway API
+// where it has one; Check reports them and controlplane/status writes them.
+const (
+	reasonUnsupportedValue = "UnsupportedValue"
+	reasonBackendNotFound  = "BackendNotFound"
+	reasonInvalidKind      = "InvalidKind"
+	reasonNotApplicable    = "NotApplicable"
+	reasonTargetNotFound   = "TargetNotFound"
+	reasonConflicted       = "Conflicted"
+	reasonNoMatchingParent = "NoMatchingParent"
+	reasonMixedMTLSModes   = "MixedMTLSModes"
+	reasonInvalid          = "Invalid"
+)
+
 // Check returns every Problem of mesh m, sorted by kind, namespace, name
 // and message. It is pure, like Proxy, and agrees with what Proxy emits.
 func Check(m *model.Mesh) []Problem {

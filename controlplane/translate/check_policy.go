@@ -7,15 +7,10 @@ import (
 	"github.com/weftmesh/weft/controlplane/model"
 )
 
-// Problem kinds and reasons of checkPolicies.
+// Problem kinds of checkPolicies (the reasons are in traffic.go's set).
 const (
 	kindPeerAuthentication  = "PeerAuthentication"
 	kindAuthorizationPolicy = "AuthorizationPolicy"
-
-	paReasonConflicted        = "Conflicted"
-	policyReasonNotApplicable = "NotApplicable"
-	paReasonMixedMTLSModes    = "MixedMTLSModes"
-	policyReasonInvalid       = "Invalid"
 )
 
 // checkPolicies reports PeerAuthentication and AuthorizationPolicy
@@ -39,7 +34,7 @@ func checkPeerAuthConflicts(m *model.Mesh) []Problem {
 	var out []Problem
 	loses := func(loser, winner *v1alpha1.PeerAuthentication, what string) {
 		out = append(out, Problem{
-			Kind: kindPeerAuthentication, Namespace: loser.Namespace, Name: loser.Name, Reason: paReasonConflicted,
+			Kind: kindPeerAuthentication, Namespace: loser.Namespace, Name: loser.Name, Reason: reasonConflicted,
 			Message: fmt.Sprintf("conflicts with %s/%s, which comes first by name and decides %s; this policy is ignored there",
 				winner.Namespace, winner.Name, what),
 		})
@@ -110,7 +105,7 @@ func checkPortLevelMTLS(m *model.Mesh) []Problem {
 			continue
 		}
 		report := func(msg string) {
-			out = append(out, Problem{Kind: kindPeerAuthentication, Namespace: pa.Namespace, Name: pa.Name, Reason: policyReasonNotApplicable, Message: msg})
+			out = append(out, Problem{Kind: kindPeerAuthentication, Namespace: pa.Namespace, Name: pa.Name, Reason: reasonNotApplicable, Message: msg})
 		}
 		if pa.Spec.Selector == nil {
 			report("portLevelMtls needs a selector; it is ignored")
@@ -161,7 +156,7 @@ func checkMixedModes(m *model.Mesh) []Problem {
 					continue
 				}
 				out = append(out, Problem{
-					Kind: kindPeerAuthentication, Namespace: pa.Namespace, Name: pa.Name, Reason: paReasonMixedMTLSModes,
+					Kind: kindPeerAuthentication, Namespace: pa.Namespace, Name: pa.Name, Reason: reasonMixedMTLSModes,
 					Message: fmt.Sprintf("service %s port %d: workload %s runs DISABLE on port %d and other endpoints do not; mesh clients keep mTLS and leave it out",
 						svc.Key(), sp.Port, ep.Workload, port),
 				})
@@ -184,12 +179,12 @@ func checkAuthorization(m *model.Mesh) []Problem {
 		ap := &m.Policies.AuthorizationPolicies[i]
 		action, _, err := policyAction(ap)
 		if err != nil {
-			report(ap, policyReasonInvalid, err.Error())
+			report(ap, reasonInvalid, err.Error())
 			continue
 		}
 		for j, rule := range ap.Spec.Rules {
 			if _, err := rbacPolicy(m.TrustDomain, ap.Namespace, action, rule); err != nil {
-				report(ap, policyReasonInvalid, fmt.Sprintf("rules[%d]: %v", j, err))
+				report(ap, reasonInvalid, fmt.Sprintf("rules[%d]: %v", j, err))
 			}
 		}
 	}
@@ -206,7 +201,7 @@ func checkAuthorization(m *model.Mesh) []Problem {
 				}
 				for j, rule := range ap.Spec.Rules {
 					if msg := tcpRule(rule, action, p.Port).describe(action, fmt.Sprintf("rules[%d]", j), p.Port); msg != "" {
-						report(ap, policyReasonNotApplicable, msg)
+						report(ap, reasonNotApplicable, msg)
 					}
 				}
 			}

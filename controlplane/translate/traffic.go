@@ -32,18 +32,6 @@ const (
 // no condition (docs/xds.md).
 const defaultRetryOn = "connect-failure,gateway-error,reset"
 
-// Reasons of Problems, the status-condition vocabulary of Gateway API
-// where it has one.
-const (
-	reasonUnsupportedValue = "UnsupportedValue"
-	reasonBackendNotFound  = "BackendNotFound"
-	reasonInvalidKind      = "InvalidKind"
-	reasonNotApplicable    = "NotApplicable"
-	reasonTargetNotFound   = "TargetNotFound"
-	reasonConflicted       = "Conflicted"
-	reasonNoMatchingParent = "NoMatchingParent"
-)
-
 // finding is one Problem of an object not yet named: Proxy drops them,
 // Check names them and reports them.
 type finding struct{ reason, message string }
