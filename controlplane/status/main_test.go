@@ -2,8 +2,6 @@ package status
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,31 +22,10 @@ import (
 	"github.com/weftmesh/weft/controlplane/kube/kubetest"
 )
 
-// shared is the one API server the tests of this binary share; started by
-// the first test that asks for it, stopped by TestMain.
-var shared struct {
-	once sync.Once
-	env  *kubetest.Env
-	err  error
-}
+// shared is the one API server the tests of this binary share.
+var shared = &kubetest.Shared{Options: kubetest.Options{}}
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if shared.env != nil {
-		if err := shared.env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-			code = 1
-		}
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(shared.Main(m)) }
 
 // kube is a client of the shared API server.
 type kube struct {
@@ -62,14 +38,8 @@ type kube struct {
 // and weft-system. It skips t under -short.
 func startKube(t *testing.T) *kube {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping a test against a real kube-apiserver (envtest) under -short")
-	}
-	shared.once.Do(func() { shared.env, shared.err = kubetest.Start(kubetest.Options{}) })
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	cfg := shared.env.Config
+	env := shared.Env(t)
+	cfg := env.Config
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, gwv1.Install} {
 		if err := add(scheme); err != nil {
