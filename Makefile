@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash -o pipefail
 
 BIN        := $(CURDIR)/bin
 TOOLS      := $(BIN)/tools
-BINARIES   := weft-controlplane weft-proxy weftctl
+BINARIES   := weft-controlplane weft-proxy weft-cni weftctl
 GO         ?= go
 GOFLAGS    ?=
 
@@ -55,6 +55,7 @@ bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs 
 test: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 test: verify vet lint envtest ## Everything: generated-code check, vet, lint, and every test with -race.
 	hack/spire.sh >/dev/null # SPIRE server and agent for integration's interop test (cached in bin/spire)
+	hack/cni-plugins.sh >/dev/null # bridge, host-local, loopback, portmap for the network-namespace tests (cached in bin/cni)
 	$(GO) test $(GOFLAGS) -race -count=1 -timeout 30m ./...
 
 .PHONY: test-fast

@@ -87,6 +87,11 @@ type Config struct {
 	// InjectorConfigMap is the "<namespace>/<name>" of the ConfigMap whose
 	// key config.yaml configures injection.
 	InjectorConfigMap string
+
+	// OutboundTrafficPolicy is what Pods' sidecars do with a connection to
+	// a destination the mesh does not know: ALLOW_ANY passes it through,
+	// REGISTRY_ONLY closes it (docs/capture.md).
+	OutboundTrafficPolicy string
 }
 
 // Default returns the configuration used when no flag says otherwise.
@@ -107,6 +112,8 @@ func Default() Config {
 		WebhookDNSNames:   webhook.Default().DNSNames,
 		WebhookConfigName: webhook.Default().ConfigurationName,
 		InjectorConfigMap: webhook.Default().ConfigMapNamespace + "/" + webhook.Default().ConfigMapName,
+
+		OutboundTrafficPolicy: string(model.OutboundAllowAny),
 	}
 }
 
@@ -131,6 +138,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", flag, addr, err))
 		}
+	}
+	if err := model.OutboundTrafficPolicy(c.OutboundTrafficPolicy).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--outbound-traffic-policy: %w", err))
 	}
 	if c.DefaultCertTTL <= 0 || c.MaxCertTTL <= 0 || c.DefaultCertTTL > c.MaxCertTTL {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must be positive and at most --max-cert-ttl %s", c.DefaultCertTTL, c.MaxCertTTL))

@@ -28,6 +28,7 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"bad webhook address", func(c *Config) { c.ConfigDir, c.WebhookAddress = "", "15017" }, `--webhook-address "15017"`},
 		{"bad injector configmap", func(c *Config) { c.ConfigDir, c.InjectorConfigMap = "", "weft-injector" }, `--injector-configmap "weft-injector" must be <namespace>/<name>`},
 		{"bad webhook configuration name", func(c *Config) { c.ConfigDir, c.WebhookConfigName = "", "Weft Injector" }, `--webhook-config-name "Weft Injector"`},
+		{"bad outbound traffic policy", func(c *Config) { c.OutboundTrafficPolicy = "allow-any" }, `--outbound-traffic-policy: outbound traffic policy "allow-any" must be ALLOW_ANY or REGISTRY_ONLY`},
 		{"no webhook DNS names", func(c *Config) { c.ConfigDir, c.WebhookDNSNames = "", nil }, "--webhook-dns-names must not be empty"},
 	}
 	for _, tt := range tests {

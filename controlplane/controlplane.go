@@ -209,8 +209,16 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	cav1.RegisterCertificateServiceServer(c.grpcServer, certs)
 	c.httpServer = &http.Server{Handler: c.monitorHandler(), ReadHeaderTimeout: 10 * time.Second}
 
+	policy := model.OutboundTrafficPolicy(c.cfg.OutboundTrafficPolicy)
 	c.goFatal(func() error {
-		return source(ctx, func(m *model.Mesh) { c.apply(ctx, m) })
+		return source(ctx, func(m *model.Mesh) {
+			// The sources own their meshes (they compare the next one
+			// with it): the control plane's settings go on a copy, which
+			// shares every slice.
+			withSettings := *m
+			withSettings.OutboundTrafficPolicy = policy
+			c.apply(ctx, &withSettings)
+		})
 	})
 	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
 	if c.webhook != nil {

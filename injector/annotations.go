@@ -89,6 +89,37 @@ func parseOptions(cfg Config, annotations map[string]string) (options, error) {
 	return o, nil
 }
 
+// CaptureExclusions is what a pod's annotations leave out of traffic
+// capture: the weft.dev/exclude-* annotations, with the status port always
+// excluded inbound, exactly as the weft-init container's flags say. The
+// weft-cni plugin installs the same for pods injected without weft-init.
+type CaptureExclusions struct {
+	InboundPorts  []int
+	OutboundPorts []int
+	OutboundCIDRs []netip.Prefix
+}
+
+// ParseCaptureExclusions reads the exclusions of a pod's annotations; an
+// invalid annotation is an *AnnotationError naming it.
+func ParseCaptureExclusions(annotations map[string]string) (CaptureExclusions, error) {
+	var o options
+	var err error
+	if o.excludeInboundPorts, err = portsAnnotation(annotations, AnnotationExcludeInboundPorts); err != nil {
+		return CaptureExclusions{}, err
+	}
+	if o.excludeOutboundPorts, err = portsAnnotation(annotations, AnnotationExcludeOutboundPorts); err != nil {
+		return CaptureExclusions{}, err
+	}
+	if o.excludeOutboundCIDRs, err = cidrsAnnotation(annotations, AnnotationExcludeOutboundCIDRs); err != nil {
+		return CaptureExclusions{}, err
+	}
+	return CaptureExclusions{
+		InboundPorts:  inboundExclusions(o),
+		OutboundPorts: o.excludeOutboundPorts,
+		OutboundCIDRs: o.excludeOutboundCIDRs,
+	}, nil
+}
+
 // splitList splits a comma-separated annotation value; an empty value is an
 // empty list.
 func splitList(value string) []string {

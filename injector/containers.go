@@ -48,17 +48,25 @@ func proxyContainer(cfg Config, opts options, probes map[string]AppProbe) (corev
 		}
 		env = append(env, corev1.EnvVar{Name: AppProbesEnv, Value: text})
 	}
+	args := []string{
+		"--name", "$(POD_NAME)",
+		"--namespace", "$(POD_NAMESPACE)",
+		"--service-account", "$(SERVICE_ACCOUNT)",
+		"--control-plane", cfg.ControlPlaneAddress,
+		"--trust-domain", cfg.TrustDomain,
+		"--log-level", cfg.LogLevel,
+		// weft-init or weft-cni captures the pod's traffic: readiness
+		// checks the rules, and direct connections to the app are counted.
+		"--capture",
+	}
+	if len(opts.excludeInboundPorts) > 0 {
+		// The ports the rules leave alone are no bypass.
+		args = append(args, "--exclude-inbound-ports", joinInts(inboundExclusions(opts)))
+	}
 	return corev1.Container{
 		Name:  ProxyContainerName,
 		Image: cfg.ProxyImage,
-		Args: []string{
-			"--name", "$(POD_NAME)",
-			"--namespace", "$(POD_NAMESPACE)",
-			"--service-account", "$(SERVICE_ACCOUNT)",
-			"--control-plane", cfg.ControlPlaneAddress,
-			"--trust-domain", cfg.TrustDomain,
-			"--log-level", cfg.LogLevel,
-		},
+		Args:  args,
 		Ports: []corev1.ContainerPort{{
 			Name:          StatusPortName,
 			ContainerPort: StatusPort,
@@ -99,11 +107,7 @@ func proxyContainer(cfg Config, opts options, probes map[string]AppProbe) (corev
 // initContainer installs the capture rules ("weft-proxy init"); it needs
 // root with NET_ADMIN and NET_RAW, and nothing else.
 func initContainer(cfg Config, opts options) corev1.Container {
-	inbound := []int{StatusPort}
-	for _, p := range opts.excludeInboundPorts {
-		inbound = appendNew(inbound, p)
-	}
-	args := []string{"init", "--exclude-inbound-ports", joinInts(inbound)}
+	args := []string{"init", "--exclude-inbound-ports", joinInts(inboundExclusions(opts))}
 	if len(opts.excludeOutboundPorts) > 0 {
 		args = append(args, "--exclude-outbound-ports", joinInts(opts.excludeOutboundPorts))
 	}
@@ -131,6 +135,16 @@ func initContainer(cfg Config, opts options) corev1.Container {
 			},
 		},
 	}
+}
+
+// inboundExclusions are the ports whose inbound TCP weft-init leaves
+// alone: the status port, which the kubelet probes, and the annotation's.
+func inboundExclusions(opts options) []int {
+	inbound := []int{StatusPort}
+	for _, p := range opts.excludeInboundPorts {
+		inbound = appendNew(inbound, p)
+	}
+	return inbound
 }
 
 func volumes(cfg Config) []corev1.Volume {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/weftmesh/weft/meshid"
+	"github.com/weftmesh/weft/proxy/capture"
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/status"
 )
@@ -55,6 +57,17 @@ type Config struct {
 	// CertTTL is the certificate lifetime asked of the CA; zero lets the CA
 	// choose. Unused with WorkloadAPISocket.
 	CertTTL time.Duration
+	// Capture says that the pod's traffic is captured into this proxy
+	// (docs/capture.md; the injector sets it): readiness then fails while
+	// the capture rules are missing (a probe through the probe rule, which
+	// needs the status port on capture.StatusPort), and connections that
+	// reached the app without passing through the proxy are counted in
+	// weft_proxy_capture_bypassed_connections_total.
+	Capture bool
+	// ExcludeInboundPorts are the pod's ports whose inbound TCP the rules
+	// do not capture (as weft-init's --exclude-inbound-ports): a direct
+	// connection to them is no bypass. Only with Capture.
+	ExcludeInboundPorts []uint16
 	// DrainTimeout is how long Close (SIGTERM) lets established
 	// connections run after the listeners stopped accepting: in-flight
 	// HTTP requests finish, keep-alive HTTP/1 clients get Connection:
@@ -131,6 +144,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--namespace %q / --service-account %q: %w", c.Namespace, c.ServiceAccount, err))
 		}
 	}
+	errs = append(errs, c.validateCapture()...)
 	if c.CertTTL < 0 {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must not be negative", c.CertTTL))
 	}
@@ -138,4 +152,26 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--drain-timeout %s must not be negative", c.DrainTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// validateCapture checks Capture and ExcludeInboundPorts.
+func (c Config) validateCapture() []error {
+	var errs []error
+	if !c.Capture {
+		if len(c.ExcludeInboundPorts) > 0 {
+			errs = append(errs, errors.New("--exclude-inbound-ports is set without --capture: it only tells the capture health check which ports the rules leave alone"))
+		}
+		return errs
+	}
+	if _, port, err := net.SplitHostPort(c.StatusAddress); err == nil && port != strconv.Itoa(capture.StatusPort) {
+		errs = append(errs, fmt.Errorf("--capture needs the status port on %d, where the probe rule sends the capture probe; --status-address is %q", capture.StatusPort, c.StatusAddress))
+	} else if c.StatusAddress == "" {
+		errs = append(errs, fmt.Errorf("--capture needs the status port (--status-address :%d): the capture probe is answered there", capture.StatusPort))
+	}
+	for _, p := range c.ExcludeInboundPorts {
+		if p == 0 {
+			errs = append(errs, errors.New("--exclude-inbound-ports: 0 is not a port (1-65535)"))
+		}
+	}
+	return errs
 }

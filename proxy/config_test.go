@@ -24,6 +24,10 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"probes without status port", func(c *Config) {
 			c.AppProbes, c.StatusAddress = `{"/app-health/a/livez": {"grpc": {"port": 9090}}}`, ""
 		}, "WEFT_APP_PROBES is set but --status-address is empty"},
+		{"capture without status port", func(c *Config) { c.Capture, c.StatusAddress = true, "" }, "--capture needs the status port (--status-address :15020)"},
+		{"capture with the status port elsewhere", func(c *Config) { c.Capture, c.StatusAddress = true, "127.0.0.1:9020" }, `--capture needs the status port on 15020, where the probe rule sends the capture probe; --status-address is "127.0.0.1:9020"`},
+		{"excluded ports without capture", func(c *Config) { c.ExcludeInboundPorts = []uint16{9100} }, "--exclude-inbound-ports is set without --capture"},
+		{"excluded port 0", func(c *Config) { c.Capture, c.ExcludeInboundPorts = true, []uint16{9100, 0} }, "--exclude-inbound-ports: 0 is not a port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,6 +37,26 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 			err := cfg.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Validate() = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigWithCaptureValidates(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"default status port", func(c *Config) { c.Capture = true }},
+		{"status port on one address", func(c *Config) { c.Capture, c.StatusAddress = true, "0.0.0.0:15020" }},
+		{"excluded ports", func(c *Config) { c.Capture, c.ExcludeInboundPorts = true, []uint16{15020, 9100} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Name = "backend-1"
+			tt.mutate(&cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate() = %v, want a valid configuration", err)
 			}
 		})
 	}

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/weftmesh/weft/meshid"
+	"github.com/weftmesh/weft/proxy/capture"
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/identity"
 	"github.com/weftmesh/weft/proxy/status"
@@ -51,6 +52,8 @@ type Proxy struct {
 	adminServer   *http.Server
 	// statusServer is the kubelet's port; nil when disabled.
 	statusServer *status.Server
+	// captureHealth probes the capture rules; nil without Config.Capture.
+	captureHealth *capture.Health
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,6 +84,10 @@ func (p *Proxy) Start(ctx context.Context) error {
 		return err
 	}
 	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if p.cfg.Capture {
+		// Before the admin port answers: readiness reads it.
+		p.captureHealth = &capture.Health{Prober: &capture.Prober{}, Logger: p.log.With("component", "capture")}
+	}
 
 	var lc net.ListenConfig
 	if p.adminListener, err = lc.Listen(ctx, "tcp", p.cfg.AdminAddress); err != nil {
@@ -100,6 +107,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if err := p.startStatus(ctx, runCtx); err != nil {
 		return errors.Join(err, p.stop()) //nolint:contextcheck // stop ends what Start began and needs no context
 	}
+	p.startCaptureHealth(runCtx)
 
 	p.identity.Store(&identitySource{src})
 	if err := src.Start(ctx); err != nil {
@@ -160,12 +168,17 @@ func (p *Proxy) startStatus(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", status.EnvAppProbes, err)
 	}
+	var captureProbe http.Handler
+	if p.captureHealth != nil {
+		captureProbe = p.captureHealth.Prober
+	}
 	srv := status.New(status.Config{
-		Address: p.cfg.StatusAddress,
-		Ready:   p.readiness,
-		Metrics: p.registry,
-		Probes:  probes,
-		Logger:  p.log.With("component", "status"),
+		Address:      p.cfg.StatusAddress,
+		Ready:        p.readiness,
+		Metrics:      p.registry,
+		Probes:       probes,
+		CaptureProbe: captureProbe,
+		Logger:       p.log.With("component", "status"),
 	})
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("status port: %w", err)
@@ -180,6 +193,33 @@ func (p *Proxy) startStatus(ctx, runCtx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// startCaptureHealth, with Config.Capture, probes the capture rules (once
+// the status port that answers the probe is up) and watches for
+// connections that bypassed the proxy, until runCtx ends.
+func (p *Proxy) startCaptureHealth(runCtx context.Context) {
+	if p.captureHealth == nil {
+		return
+	}
+	scanner := capture.NewBypassScanner(capture.BypassConfig{
+		Ports:        p.capturedInboundPorts,
+		ExcludePorts: p.cfg.ExcludeInboundPorts,
+		Registerer:   p.registry,
+		Logger:       p.log.With("component", "capture"),
+	})
+	p.goFatal(func() error { return p.captureHealth.Run(runCtx) })
+	p.goFatal(func() error { return scanner.Run(runCtx) })
+}
+
+// capturedInboundPorts are the ports virtualInbound has chains for; none
+// before the first configuration.
+func (p *Proxy) capturedInboundPorts() []uint16 {
+	dp := p.dataplane.Load()
+	if dp == nil {
+		return nil
+	}
+	return dp.CapturedInboundPorts()
 }
 
 // goFatal runs f in a goroutine; an error it returns ends Run.
@@ -212,7 +252,8 @@ func (p *Proxy) StatusAddr() net.Addr {
 }
 
 // Ready reports whether the proxy holds a certificate and has applied
-// clusters and listeners from the control plane at least once.
+// clusters and listeners from the control plane at least once, and, with
+// Config.Capture, whether the capture rules are in place.
 func (p *Proxy) Ready() bool {
 	return p.readiness() == nil
 }
@@ -220,6 +261,12 @@ func (p *Proxy) Ready() bool {
 // readiness is Ready with the reason it is not, for the status port's
 // one-line answer.
 func (p *Proxy) readiness() error {
+	// First: unlike the others, missing rules do not come by waiting.
+	if p.captureHealth != nil {
+		if err := p.captureHealth.Err(); err != nil {
+			return err
+		}
+	}
 	// The xDS client exists once the certificate has been obtained.
 	client := p.xds.Load()
 	if client == nil {

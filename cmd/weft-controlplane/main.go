@@ -102,6 +102,7 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	fs.StringVar(&cfg.WebhookAddress, "webhook-address", cfg.WebhookAddress, "Kubernetes mode: address serving the sidecar injector's webhook (HTTPS, path /inject)")
 	webhookNames := fs.String("webhook-dns-names", strings.Join(cfg.WebhookDNSNames, ","), "Kubernetes mode: comma-separated DNS names for the webhook's certificate")
 	fs.StringVar(&cfg.WebhookConfigName, "webhook-config-name", cfg.WebhookConfigName, "Kubernetes mode: MutatingWebhookConfiguration whose caBundle the control plane keeps")
+	fs.StringVar(&cfg.OutboundTrafficPolicy, "outbound-traffic-policy", cfg.OutboundTrafficPolicy, "what Pods' sidecars do with a connection to a destination the mesh does not know: ALLOW_ANY (pass it through) or REGISTRY_ONLY (close it)")
 	fs.StringVar(&cfg.InjectorConfigMap, "injector-configmap", cfg.InjectorConfigMap, "Kubernetes mode: <namespace>/<name> of the ConfigMap configuring injection (key config.yaml)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")

@@ -38,6 +38,9 @@ func TestParseFlags(t *testing.T) {
 		cfg.WebhookConfigName != "injector" || cfg.InjectorConfigMap != "mesh/injector" {
 		t.Errorf("webhook flags parsed into %+v", cfg)
 	}
+	if cfg, _, err = parseFlags([]string{"--config-dir", "m", "--outbound-traffic-policy", "REGISTRY_ONLY"}); err != nil || cfg.OutboundTrafficPolicy != "REGISTRY_ONLY" {
+		t.Errorf("--outbound-traffic-policy REGISTRY_ONLY: %q, %v", cfg.OutboundTrafficPolicy, err)
+	}
 	if cfg, _, err = parseFlags(nil); err != nil || !cfg.KubernetesMode() || cfg.CASecret != "weft-system/weft-ca" {
 		t.Errorf("no flags: %+v, %v; want Kubernetes mode with the CA in weft-system/weft-ca", cfg, err)
 	}
@@ -53,6 +56,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--config-dir", "m", "--ca-dir", "ca", "--ca-cert-file", "tls.crt"}, "--ca-dir excludes --ca-cert-file"},
 		{[]string{"--config-dir", "m", "--ca-cert-file", "tls.crt"}, "--ca-cert-file needs --ca-key-file"},
 		{[]string{"--config-dir", "m", "--ca-reload-interval", "-1s"}, "--ca-reload-interval -1s must not be negative"},
+		{[]string{"--config-dir", "m", "--outbound-traffic-policy", "DENY"}, `--outbound-traffic-policy: outbound traffic policy "DENY" must be ALLOW_ANY or REGISTRY_ONLY`},
 		{[]string{"--injector-configmap", "injector"}, `--injector-configmap "injector" must be <namespace>/<name>`},
 	} {
 		if _, _, err := parseFlags(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -8,6 +8,9 @@
 // pod the injector hands it the app's original probes in WEFT_APP_PROBES,
 // which its status port (--status-address, :15020) answers for the
 // kubelet.
+//
+// "weft-proxy init [--cleanup] [--dry-run] ..." installs (or removes) the
+// pod's capture rules instead (init.go, docs/capture.md).
 package main
 
 import (
@@ -24,6 +27,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		os.Exit(initMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg, logLevel, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "weft-proxy:", err)
@@ -57,6 +63,12 @@ func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.L
 	fs.DurationVar(&cfg.CertTTL, "cert-ttl", cfg.CertTTL, "certificate lifetime to ask the CA for (0: the CA's default)")
 	fs.StringVar(&cfg.WorkloadAPISocket, "workload-api-socket", cfg.WorkloadAPISocket, "SPIFFE Workload API address (e.g. unix:///run/spire/agent.sock): take the SVID from there (SPIRE) instead of Weft's CA")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, how long established connections may finish after the listeners stop accepting (0: close them at once)")
+	fs.BoolVar(&cfg.Capture, "capture", cfg.Capture, "the pod's traffic is captured into this proxy (weft-proxy init or weft-cni): /ready fails while the capture rules are missing, and connections that bypass the proxy are counted")
+	fs.Func("exclude-inbound-ports", "with --capture: comma-separated ports whose inbound TCP the rules leave alone (as weft-proxy init's)", func(s string) error {
+		ports, err := parsePorts(s)
+		cfg.ExcludeInboundPorts = append(cfg.ExcludeInboundPorts, ports...)
+		return err
+	})
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,36 @@ func TestParseFlagsStatusPort(t *testing.T) {
 				args = append(args, tt.args)
 			}
 			_, _, err := parseFlags(args, func(string) string { return tt.env })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseFlagsCapture(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"--name", "w"}, noEnv)
+	if err != nil || cfg.Capture || cfg.ExcludeInboundPorts != nil {
+		t.Fatalf("defaults: capture %v, excluded %v, %v; want no capture", cfg.Capture, cfg.ExcludeInboundPorts, err)
+	}
+	// As the injector writes them.
+	cfg, _, err = parseFlags([]string{"--name", "w", "--capture", "--exclude-inbound-ports", "15020,9100"}, noEnv)
+	if err != nil || !cfg.Capture || !slices.Equal(cfg.ExcludeInboundPorts, []uint16{15020, 9100}) {
+		t.Fatalf("parsed capture %v, excluded %v, %v; want capture with [15020 9100]", cfg.Capture, cfg.ExcludeInboundPorts, err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not a port", []string{"--capture", "--exclude-inbound-ports", "9100,http"}, `"http" is not a port (1-65535)`},
+		{"port 0", []string{"--capture", "--exclude-inbound-ports", "0"}, `"0" is not a port`},
+		{"excluded ports without capture", []string{"--exclude-inbound-ports", "9100"}, "--exclude-inbound-ports is set without --capture"},
+		{"capture without the status port", []string{"--capture", "--status-address="}, "--capture needs the status port"},
+		{"capture with the status port elsewhere", []string{"--capture", "--status-address", ":9020"}, "--capture needs the status port on 15020"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseFlags(append([]string{"--name", "w"}, tt.args...), noEnv)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}

@@ -1,40 +1,38 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/weftmesh/weft/injector"
 )
 
-// runInject is "weftctl inject": the injection engine the webhook runs,
+// newInjectCmd is "weftctl inject": the injection engine the webhook runs,
 // applied to manifests on disk, so users can see (or apply) what the
 // webhook would do.
-func runInject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("weftctl inject", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("f", "", "YAML file of workloads to inject (- for stdin); multi-document files and Lists are read")
-	configFile := fs.String("config", "", "mesh configuration: the config.yaml of the ConfigMap weft-system/weft-injector (default: built-in defaults)")
-	quiet := fs.Bool("q", false, "do not report on stderr what was injected or skipped")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+func newInjectCmd(s streams) *cobra.Command {
+	var file, configFile string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "inject -f FILE",
+		Short: "Print the workloads of FILE (- for stdin) with the Weft sidecar injected, as the webhook would",
+		Example: `  weftctl inject -f deployment.yaml | kubectl apply -f -
+  weftctl inject -f FILE --config config.yaml   # the ConfigMap weft-system/weft-injector's config.yaml`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if file == "" || len(args) > 0 {
+				return usageErrorf("inject: -f FILE is required, and nothing else")
+			}
+			return inject(file, configFile, quiet, s.in, s.out, s.err)
+		},
 	}
-	if *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "weftctl inject: -f FILE is required, and nothing else")
-		fs.Usage()
-		return 2
-	}
-	if err := inject(*file, *configFile, *quiet, stdin, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "weftctl inject: %v\n", err)
-		return 1
-	}
-	return 0
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "YAML file of workloads to inject (- for stdin); multi-document files and Lists are read")
+	f.StringVar(&configFile, "config", "", "mesh configuration: the config.yaml of the ConfigMap weft-system/weft-injector (default: built-in defaults)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "do not report on stderr what was injected or skipped")
+	return cmd
 }
 
 func inject(file, configFile string, quiet bool, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -57,7 +57,7 @@ func TestInject(t *testing.T) {
 		{"bad config", []string{"inject", "-f", podFile, "--config", badConfig}, "", 1, nil, nil, `bad.yaml: injector configuration: unknown field "proxyImge"`},
 		{"bad annotation", []string{"inject", "-f", badAnnotation}, "", 1, nil, nil,
 			`document 1: Pod web: annotation weft.dev/exclude-inbound-ports: "80,http": "http" is not a port`},
-		{"help", []string{"help"}, "", 0, []string{"weftctl inject -f FILE"}, nil, ""},
+		{"help", []string{"inject", "--help"}, "", 0, []string{"weftctl inject -f FILE"}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,34 +1,20 @@
-// Command weftctl is Weft's command-line tool.
-//
-//	weftctl demo    run the whole mesh on this machine and report
-//	weftctl inject  add the Weft sidecar to workloads in YAML files
+// Command weftctl is Weft's command-line tool: one cobra command per file of
+// this directory, registered in newRootCmd. "weftctl completion bash|zsh|
+// fish|powershell" prints a shell completion script.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 
-	"github.com/weftmesh/weft/demo"
+	"github.com/spf13/cobra"
 )
-
-const usage = `weftctl is Weft's command-line tool.
-
-Usage:
-  weftctl demo [flags]   run a control plane and two workloads with sidecars on
-                         this machine, send traffic through them, and report
-  weftctl inject -f FILE [--config FILE]
-                         print the workloads of FILE (- for stdin) with the
-                         Weft sidecar injected, as the webhook would
-
-Run "weftctl <command> -h" for a command's flags.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -37,55 +23,70 @@ func main() {
 	os.Exit(code)
 }
 
+// streams are the command's standard input and outputs, so that tests run
+// commands in process.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// run runs weftctl with args and returns its exit status: 0 on success, 2
+// for a usage error (unknown command or flag, missing argument), 1 when
+// the command failed.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "demo":
-		return runDemo(ctx, args[1:], stdout, stderr)
-	case "inject":
-		return runInject(args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	root := newRootCmd(streams{in: stdin, out: stdout, err: stderr})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
 		return 0
-	default:
-		fmt.Fprintf(stderr, "weftctl: unknown command %q\n\n%s", args[0], usage)
-		return 2
 	}
+	code := 1
+	var ue *usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		code = 2
+	}
+	fmt.Fprintf(stderr, "weftctl: %v\n", err)
+	if code == 2 {
+		fmt.Fprintln(stderr, `Run "weftctl --help" for usage.`)
+	}
+	return code
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg := demo.Default()
-	cfg.Out = stdout
-	fs := flag.NewFlagSet("weftctl demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.BinDir, "bin-dir", defaultBinDir(), "directory holding weft-controlplane and weft-proxy")
-	fs.IntVar(&cfg.Connections, "connections", cfg.Connections, "kept-alive connections from frontend to backend")
-	fs.IntVar(&cfg.RoundTrips, "round-trips", cfg.RoundTrips, "request/response exchanges on each kept-alive connection")
-	fs.IntVar(&cfg.NewConnections, "new-connections", cfg.NewConnections, "extra connections, one exchange each")
-	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "time limit for the whole demo")
-	fs.BoolVar(&cfg.KeepDir, "keep", cfg.KeepDir, "keep the demo's configuration and logs")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+// newRootCmd is weftctl with every subcommand.
+func newRootCmd(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "weftctl",
+		Short: "Weft's command-line tool",
+		Long: `weftctl is Weft's command-line tool.
+
+  weftctl demo               run the whole mesh on this machine and report
+  weftctl inject -f FILE     print workloads with the Weft sidecar injected`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_ = cmd.Usage()
+			return &usageError{errors.New("a command is required")}
+		},
 	}
-	if err := demo.Run(ctx, cfg); err != nil {
-		fmt.Fprintf(stderr, "weftctl demo: %v\n", err)
-		return 1
-	}
-	return 0
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(
+		newDemoCmd(s),
+		newInjectCmd(s),
+	)
+	return root
 }
 
-// defaultBinDir is the directory of weftctl itself: `make build` puts
-// every binary side by side in bin/.
-func defaultBinDir() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return "bin"
-	}
-	return filepath.Dir(exe)
+// usageError is a command line weftctl cannot run: exit status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf is a usageError with a formatted message.
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
 }

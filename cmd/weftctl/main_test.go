@@ -14,9 +14,11 @@ func TestRun(t *testing.T) {
 	}{
 		{nil, 2, "Usage:"},
 		{[]string{"help"}, 0, "weftctl demo"},
+		{[]string{"--help"}, 0, "Available Commands:"},
+		{[]string{"completion", "bash"}, 0, "bash completion"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"demo", "--connections", "0", "--bin-dir", "x"}, 1, "--connections and --round-trips must be at least 1"},
-		{[]string{"demo", "--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+		{[]string{"demo", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -28,6 +28,35 @@ type Mesh struct {
 	// Policies are the mesh's PeerAuthentications, AuthorizationPolicies,
 	// TrafficPolicies and Service-attached routes.
 	Policies Policies
+	// OutboundTrafficPolicy is what a Pod's sidecar does with a captured
+	// connection to a destination the mesh does not know: a setting of
+	// the control plane (--outbound-traffic-policy), not of the source.
+	OutboundTrafficPolicy OutboundTrafficPolicy
+}
+
+// OutboundTrafficPolicy says where a Pod's sidecar sends a captured
+// outbound connection whose original destination is no Service of its
+// scope (docs/capture.md): the empty value means OutboundAllowAny.
+type OutboundTrafficPolicy string
+
+const (
+	// OutboundAllowAny passes such connections through, in plaintext, to
+	// where the app was going: the mesh does not get in the way of
+	// destinations it does not know (the default).
+	OutboundAllowAny OutboundTrafficPolicy = "ALLOW_ANY"
+	// OutboundRegistryOnly closes them: pods reach only the Services of
+	// the mesh.
+	OutboundRegistryOnly OutboundTrafficPolicy = "REGISTRY_ONLY"
+)
+
+// Validate fails on anything but "", ALLOW_ANY and REGISTRY_ONLY.
+func (p OutboundTrafficPolicy) Validate() error {
+	switch p {
+	case "", OutboundAllowAny, OutboundRegistryOnly:
+		return nil
+	default:
+		return fmt.Errorf("outbound traffic policy %q must be %s or %s", string(p), OutboundAllowAny, OutboundRegistryOnly)
+	}
 }
 
 // Service is a named set of ports backed by the workloads its selector picks.
@@ -276,6 +305,12 @@ func (w *Workload) servePort(sp ServicePort) (WorkloadPort, bool) {
 		}
 	}
 	return WorkloadPort{}, false
+}
+
+// Selects reports whether the Service's selector picks w: same namespace,
+// and every label of a non-empty selector.
+func (s *Service) Selects(w *Workload) bool {
+	return s.Namespace == w.Namespace && selects(s.Selector, w.Labels)
 }
 
 func selects(selector, labels map[string]string) bool {

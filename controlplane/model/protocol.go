@@ -87,13 +87,15 @@ func PortProtocol(sp ServicePort) Protocol {
 // port targets it and every one that does is HTTP; a port behind both an
 // HTTP and a TCP service port stays TCP. Among HTTP ports the app speaks
 // HTTP/2 only when every one says so: ProtocolHTTP wins over ProtocolHTTP2,
-// which wins over ProtocolGRPC.
+// which wins over ProtocolGRPC. The mesh must be sorted (Sort): only w's
+// namespace is read, so that the cost follows it, not the mesh.
 func (m *Mesh) InboundProtocol(w *Workload, p WorkloadPort) Protocol {
 	found := false
 	result := ProtocolGRPC
-	for i := range m.Services {
+	lo, hi := namespaceRange(m.Services, w.Namespace, func(s *Service) string { return s.Namespace })
+	for i := lo; i < hi; i++ {
 		svc := &m.Services[i]
-		if svc.Namespace != w.Namespace || !selects(svc.Selector, w.Labels) {
+		if !selects(svc.Selector, w.Labels) {
 			continue
 		}
 		for _, sp := range svc.Ports {

@@ -34,6 +34,14 @@
 // assignment and every RDS name its RouteConfiguration, so a cache.Snapshot
 // built from it is Consistent.
 //
+// A Kubernetes Pod's sidecar captures the pod's traffic (docs/capture.md)
+// rather than listening where the app connects: it gets virtualOutbound,
+// which hands each connection to the non-binding listener of the Service
+// ClusterIP it was going to (or passes it through, or closes it, after the
+// mesh's outbound traffic policy), and virtualInbound, whose chains are
+// those of the standalone inbound listeners, one set per destination port,
+// plus a passthrough for the ports the pod does not serve.
+//
 // Proxyless translates instead for a gRPC client that is its own xDS client
 // (grpc-go's xds:/// resolver): api_listeners named after the targets it
 // dials, the sidecar's routes for them, plaintext EDS clusters, in the

@@ -114,20 +114,40 @@ func typed(m proto.Message) (*anypb.Any, error) {
 	return a, nil
 }
 
-// checkBinds fails when two listeners bind the same address and port.
+// checkBinds fails when two listeners bind the same address and port
+// (their address or one of their additional_addresses), or when two
+// listeners that do not bind (bind_to_port false: they serve what
+// virtualOutbound hands them by original destination) claim the same
+// one, which would make that hand-over ambiguous. A listener that does
+// not bind never collides with one that does.
 func checkBinds(ls []types.Resource) error {
-	seen := make(map[string]string, len(ls))
+	type claim struct {
+		bound bool
+		key   string
+	}
+	seen := make(map[claim]string, len(ls))
 	for _, r := range ls {
 		l, ok := r.(*listener.Listener)
 		if !ok {
 			return fmt.Errorf("listener list holds a %T", r)
 		}
-		sa := l.GetAddress().GetSocketAddress()
-		key := net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))
-		if other, dup := seen[key]; dup {
-			return fmt.Errorf("listeners %q and %q both bind %s", other, l.GetName(), key)
+		bound := l.GetBindToPort() == nil || l.GetBindToPort().GetValue()
+		addrs := []*core.Address{l.GetAddress()}
+		for _, a := range l.GetAdditionalAddresses() {
+			addrs = append(addrs, a.GetAddress())
 		}
-		seen[key] = l.GetName()
+		for _, a := range addrs {
+			sa := a.GetSocketAddress()
+			c := claim{bound: bound, key: net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))}
+			if other, dup := seen[c]; dup {
+				verb := "bind"
+				if !bound {
+					verb = "claim"
+				}
+				return fmt.Errorf("listeners %q and %q both %s %s", other, l.GetName(), verb, c.key)
+			}
+			seen[c] = l.GetName()
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -13,7 +14,9 @@ import (
 )
 
 // inbound returns the listener on Address:Port and the STATIC plaintext
-// cluster to the app on LocalAddress:TargetPort for one port. The listener
+// cluster to the app on app:TargetPort for one port: app is LocalAddress
+// for a standalone workload, and the pod's own address for a Pod, whose
+// virtualInbound takes the listener's chains (podInbound). The listener
 // proxies TCP, or routes HTTP when every service port targeting the port
 // is HTTP (model.Mesh.InboundProtocol); the cluster then speaks h2c to an
 // app that speaks HTTP/2. A port that declares no protocol sniffs the
@@ -23,7 +26,7 @@ import (
 // require mTLS, refuse it, or come twice (applyMTLSMode), and the
 // authorization policies covering the workload put RBAC filters on every
 // chain: HTTP filters before the router, network filters before tcp_proxy.
-func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.Listener, *cluster.Cluster, error) {
+func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort, app netip.Addr) (*listener.Listener, *cluster.Cluster, error) {
 	target := orDefault(p.TargetPort, p.Port)
 	if !validPort(p.Port) {
 		return nil, nil, errors.New("port must be within 1-65535")
@@ -74,7 +77,7 @@ func inbound(m *model.Mesh, w *model.Workload, p model.WorkloadPort) (*listener.
 	}
 
 	c := baseCluster(name, cluster.Cluster_STATIC)
-	c.LoadAssignment = loadAssignment(name, []*endpoint.LbEndpoint{lbEndpoint(w.LocalAddress, target)})
+	c.LoadAssignment = loadAssignment(name, []*endpoint.LbEndpoint{lbEndpoint(app, target)})
 	if protocol.IsHTTP2() {
 		if c.TypedExtensionProtocolOptions, err = http2Options(); err != nil {
 			return nil, nil, err

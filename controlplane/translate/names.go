@@ -51,3 +51,31 @@ func serviceFQDN(svc model.NamespacedName) string {
 func outboundVirtualHost(svc model.NamespacedName, port uint32) string {
 	return serviceFQDN(svc) + ":" + strconv.FormatUint(uint64(port), 10)
 }
+
+// Names and ports of a Pod's capture listeners and of their catch-all
+// clusters (docs/capture.md, "Original destination"). The capture rules
+// of proxy/capture send the pod's outbound TCP to CaptureOutboundPort and
+// its inbound TCP to CaptureInboundPort.
+const (
+	// VirtualOutbound is the listener on CaptureOutboundPort: it hands a
+	// connection to the listener of its original destination, or sends it
+	// to PassthroughCluster or BlackHoleCluster.
+	VirtualOutbound = "virtualOutbound"
+	// VirtualInbound is the listener on CaptureInboundPort: its chains
+	// match the original destination port.
+	VirtualInbound = "virtualInbound"
+	// PassthroughCluster (ORIGINAL_DST) carries outbound connections to a
+	// destination the mesh does not know, in plaintext, under ALLOW_ANY.
+	PassthroughCluster = "PassthroughCluster"
+	// BlackHoleCluster has no endpoints: under REGISTRY_ONLY, outbound
+	// connections to a destination the mesh does not know are closed.
+	BlackHoleCluster = "BlackHoleCluster"
+	// InboundPassthroughCluster (ORIGINAL_DST) carries inbound connections
+	// to a port the pod does not declare on to the app.
+	InboundPassthroughCluster = "InboundPassthroughCluster" //nolint:gosec // a cluster name, not a credential
+
+	// CaptureOutboundPort is VirtualOutbound's port.
+	CaptureOutboundPort = 15001
+	// CaptureInboundPort is VirtualInbound's port.
+	CaptureInboundPort = 15006
+)

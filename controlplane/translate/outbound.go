@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -27,15 +28,8 @@ type outboundResources struct {
 }
 
 // outbound returns, for one outbound entry, the plaintext listener on
-// LocalAddress:LocalPort, the EDS cluster with upstream mTLS, and the
-// cluster's load assignment. For an HTTP service port the listener routes
-// through the RouteConfiguration it returns too, and the cluster speaks
-// HTTP/2 over its mTLS connections. A port that declares no protocol gets
-// both: the HTTP inspector picks the chain (autoListener). The Service's
-// TrafficPolicy shapes the cluster (outboundCluster) and the TCP chain's
-// hash; on HTTP ports its routes and those of HTTPRoutes and GRPCRoutes
-// come from outboundRoutes, whose backends the caller adds
-// (addRouteBackends).
+// LocalAddress:LocalPort (serviceListener), the EDS cluster with upstream
+// mTLS, and the cluster's load assignment.
 func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundResources, error) {
 	if o.Service.Name == "" || o.Service.Namespace == "" {
 		return nil, errors.New("service needs a name and a namespace")
@@ -47,15 +41,38 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	if !validPort(local) {
 		return nil, fmt.Errorf("local port %d must be within 1-65535", local)
 	}
-	listenerName := OutboundListenerName(o.Service, o.Port)
-	clusterName := OutboundClusterName(o.Service, o.Port)
+	ref := servicePortRef{o.Service, o.Port}
+	out, err := serviceListener(m, w, ref, w.LocalAddress, local)
+	if err != nil {
+		return nil, err
+	}
+	if out.cluster, out.assignment, err = outboundCluster(m, ref); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
-	_, sp, found := servicePort(m, o.Service, o.Port)
+// serviceListener returns the plaintext listener of one service port on
+// addr:port, named OutboundListenerName, and for HTTP its routes: a
+// declared Outbound's listener (outbound) and a Pod's listener on the
+// Service's ClusterIP (podServiceListener) are this one. For an HTTP
+// service port the listener routes through the RouteConfiguration it
+// returns (its cluster speaks HTTP/2 over its mTLS connections). A port
+// that declares no protocol gets both: the HTTP inspector picks the chain
+// (autoListener). The Service's TrafficPolicy shapes the TCP chain's
+// hash; on HTTP ports its routes and those of HTTPRoutes and GRPCRoutes
+// come from outboundRoutes, whose backends the caller adds
+// (addRouteBackends). The cluster and assignment are left to the caller.
+func serviceListener(m *model.Mesh, w *model.Workload, ref servicePortRef, addr netip.Addr, port uint32) (*outboundResources, error) {
+	listenerName := OutboundListenerName(ref.service, ref.port)
+	clusterName := OutboundClusterName(ref.service, ref.port)
+
+	_, sp, found := servicePort(m, ref.service, ref.port)
 	protocol := model.ProtocolTCP
 	var tp *v1alpha1.TrafficPolicy
 	if found {
 		protocol = model.PortProtocol(sp)
-		tp = m.TrafficPolicy(o.Service)
+		tp = m.TrafficPolicy(ref.service)
 	}
 	out := &outboundResources{}
 
@@ -66,14 +83,14 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	var err error
 	if l7 {
 		f, err = httpFilter(listenerName, nil)
-		out.routes, out.backends = outboundRoutes(m, w, servicePortRef{o.Service, o.Port}, listenerName)
+		out.routes, out.backends = outboundRoutes(m, w, ref, listenerName)
 	} else {
 		f, err = outboundTCPProxy(clusterName, tp)
 	}
 	if err != nil {
 		return nil, err
 	}
-	out.listener = oneFilterListener(listenerName, w.LocalAddress, local, f, nil)
+	out.listener = oneFilterListener(listenerName, addr, port, f, nil)
 	if protocol == model.ProtocolAuto {
 		tcp, err := outboundTCPProxy(clusterName, tp)
 		if err != nil {
@@ -82,9 +99,6 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 		if out.listener, err = autoListener(out.listener, f, tcp, nil); err != nil {
 			return nil, err
 		}
-	}
-	if out.cluster, out.assignment, err = outboundCluster(m, servicePortRef{o.Service, o.Port}); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

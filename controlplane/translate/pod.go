@@ -2,6 +2,7 @@ package translate
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -13,23 +14,37 @@ import (
 )
 
 // podProxy returns the resources of a Kubernetes Pod's sidecar
-// (docs/kubernetes.md, "What a Pod's proxy receives"): for every port of
-// every Service in the Pod's scope, the outbound EDS cluster and its
-// ClusterLoadAssignment, of the same shapes a declared Outbound gets
-// (outboundCluster: upstream mTLS or plaintext after the endpoints'
-// PeerAuthentication, HTTP/2 on HTTP and sniffed ports, the Service's
-// TrafficPolicy), plus the clusters of the backends of the GAMMA routes
-// the Pod follows on those ports, in scope or not.
+// (docs/kubernetes.md, "What a Pod's proxy receives"; docs/capture.md).
+// The capture rules send the pod's TCP to two listeners:
 //
-// A Pod gets no listeners and no routes yet: its sidecar captures the
-// pod's traffic, and the capture rules with the listeners on 15001 and
-// 15006 (which will carry the routes outboundRoutes builds) come with
-// issue 9. A Service without endpoints still gets its clusters, with an
+//   - VirtualOutbound (virtualOutbound) hands a connection to the
+//     listener of its original destination: for every port of every
+//     Service in the Pod's scope that has ClusterIPs, the listener a
+//     declared Outbound gets for it (serviceListener, with its
+//     RouteConfiguration on HTTP and sniffed ports) on the ClusterIPs and
+//     the service port, not bound (podServiceListener). Other
+//     destinations, headless Services' pods among them, take
+//     PassthroughCluster or BlackHoleCluster after the mesh's
+//     OutboundTrafficPolicy.
+//   - VirtualInbound (virtualInbound) serves the pod's ports with the
+//     chains of a standalone inbound listener each, and passes other
+//     ports through.
+//
+// For every port of every Service in scope, with ClusterIPs or not, the
+// Pod gets the outbound EDS cluster and its ClusterLoadAssignment, of the
+// same shapes a declared Outbound gets (outboundCluster: upstream mTLS or
+// plaintext after the endpoints' PeerAuthentication, HTTP/2 on HTTP and
+// sniffed ports, the Service's TrafficPolicy), plus the clusters of the
+// backends of the GAMMA routes the Pod follows on those ports, in scope
+// or not. A Service without endpoints still gets its clusters, with an
 // empty assignment, so that the proxy knows it and waits for endpoints.
 //
 // The work done follows the size of the scope: Services are found by
 // binary search (scope), never by scanning the mesh.
 func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
+	if len(w.Ports) > 0 && !w.Address.IsValid() {
+		return nil, errors.New("pod serves ports but has no address")
+	}
 	res := make(Resources, 4)
 	for _, typ := range resourceTypes() {
 		res[typ] = []types.Resource{}
@@ -43,7 +58,7 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 			}
 			if slices.ContainsFunc(svc.Ports[:i], func(p model.ServicePort) bool { return p.Port == sp.Port }) {
 				// The same number for TCP and UDP (a DNS Service): one
-				// cluster, that of the first (servicePort).
+				// cluster and listener, those of the first (servicePort).
 				continue
 			}
 			c, cla, err := outboundCluster(m, ref)
@@ -52,9 +67,20 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 			}
 			res[resource.ClusterType] = append(res[resource.ClusterType], c)
 			res[resource.EndpointType] = append(res[resource.EndpointType], cla)
-			if p := model.PortProtocol(sp); p.IsHTTP() || p == model.ProtocolAuto {
-				// The RouteConfiguration is dropped until the listeners
-				// that use it exist (issue 9); its backends are kept.
+			if len(svc.ClusterIPs) > 0 {
+				out, err := podServiceListener(m, w, svc, ref)
+				if err != nil {
+					return nil, fmt.Errorf("service %s port %d: %w", ref.service, sp.Port, err)
+				}
+				res[resource.ListenerType] = append(res[resource.ListenerType], out.listener)
+				if out.routes != nil {
+					res[resource.RouteType] = append(res[resource.RouteType], out.routes)
+				}
+				backends = append(backends, out.backends...)
+			} else if p := model.PortProtocol(sp); p.IsHTTP() || p == model.ProtocolAuto {
+				// A headless Service has no listener to carry its
+				// RouteConfiguration; the backends are kept, so that a
+				// Pod's clusters do not depend on ClusterIPs.
 				_, bs := outboundRoutes(m, w, ref, OutboundListenerName(ref.service, ref.port))
 				backends = append(backends, bs...)
 			}
@@ -63,6 +89,20 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	if err := addRouteBackends(m, res, backends); err != nil {
 		return nil, err
 	}
+
+	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy)
+	if err != nil {
+		return nil, err
+	}
+	vi, viClusters, err := virtualInbound(m, w)
+	if err != nil {
+		return nil, err
+	}
+	res[resource.ListenerType] = append(res[resource.ListenerType], vo, vi)
+	for _, c := range slices.Concat(voClusters, viClusters) {
+		res[resource.ClusterType] = append(res[resource.ClusterType], c)
+	}
+
 	for _, typ := range resourceTypes() {
 		rs := res[typ]
 		slices.SortFunc(rs, func(a, b types.Resource) int {
@@ -73,6 +113,9 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 				return nil, fmt.Errorf("two %s resources named %q", typeName(typ), name)
 			}
 		}
+	}
+	if err := checkBinds(res[resource.ListenerType]); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -17,7 +17,7 @@ import (
 // scaleMesh builds a Kubernetes-shaped mesh of namespaces namespaces, each
 // with 10 Services and 10 Pods: every Service has one HTTP port and the
 // 10 Pods of its namespace as EndpointSlice endpoints (10 endpoints per
-// Service), a TrafficPolicy, and each namespace a PeerAuthentication and
+// Service), a ClusterIP, a TrafficPolicy, and each namespace a PeerAuthentication and
 // an HTTPRoute splitting its first Service over the next two. Each Pod
 // depends on one Service of the next namespace and on every Service of the
 // one after: a scope of 21 Services whatever the size of the mesh, and
@@ -51,8 +51,9 @@ func scaleMesh(namespaces int) *model.Mesh {
 			name := fmt.Sprintf("svc-%d", s)
 			m.Services = append(m.Services, model.Service{
 				Name: name, Namespace: ns,
-				Ports:  []model.ServicePort{{Name: "http", Port: 80, TargetPort: 8080, AppProtocol: "http"}},
-				Slices: slice,
+				Ports:      []model.ServicePort{{Name: "http", Port: 80, TargetPort: 8080, AppProtocol: "http"}},
+				ClusterIPs: []netip.Addr{netip.AddrFrom4([4]byte{198, 19, byte(n), byte(s + 1)})},
+				Slices:     slice,
 			})
 			m.Policies.TrafficPolicies = append(m.Policies.TrafficPolicies, v1alpha1.TrafficPolicy{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -97,10 +98,16 @@ func BenchmarkPodTranslation(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				// 21 Services in scope, and the two route backends of the
-				// next namespace's svc-0.
-				if len(res[resource.ClusterType]) != 23 {
-					b.Fatalf("%d clusters, want 23", len(res[resource.ClusterType]))
+				// 21 Services in scope, the two route backends of the next
+				// namespace's svc-0, the Pod's inbound|8080 and the three
+				// catch-all clusters of the capture listeners.
+				if len(res[resource.ClusterType]) != 27 {
+					b.Fatalf("%d clusters, want 27", len(res[resource.ClusterType]))
+				}
+				// A listener and a route per Service in scope, and the two
+				// capture listeners.
+				if len(res[resource.ListenerType]) != 23 || len(res[resource.RouteType]) != 21 {
+					b.Fatalf("%d listeners and %d routes, want 23 and 21", len(res[resource.ListenerType]), len(res[resource.RouteType]))
 				}
 			}
 		})

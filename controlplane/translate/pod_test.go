@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -124,14 +126,13 @@ func TestPodOutputIgnoresUnrelatedNamespaces(t *testing.T) {
 	}
 }
 
-func TestPodGetsNoListenersAndNoRoutes(t *testing.T) {
+// TestPodResourceNames lists what shopper gets: a listener and a route
+// for the one Service of its scope with a ClusterIP (shop/cart), the two
+// capture listeners, and the clusters of every service port in scope, of
+// its route backends, of its own port and of the capture listeners.
+func TestPodResourceNames(t *testing.T) {
 	res := translateIn(t, podMesh, model.NamespacedName{Namespace: "shop", Name: "shopper"})
-	for _, typ := range []resource.Type{resource.ListenerType, resource.RouteType} {
-		if n := len(res[typ]); n != 0 {
-			t.Errorf("%d %s resources, want none until issue 9 adds capture", n, typeName(typ))
-		}
-	}
-	want := []string{
+	assignments := []string{
 		"outbound|80||cart.shop.svc.cluster.local",
 		"outbound|80||items.catalog.svc.cluster.local",
 		"outbound|80||legacy.other.svc.cluster.local", // a route backend out of scope
@@ -140,11 +141,17 @@ func TestPodGetsNoListenersAndNoRoutes(t *testing.T) {
 		"outbound|9090||web.shop.svc.cluster.local",
 		"outbound|9200||search.catalog.svc.cluster.local",
 	}
-	if got := names(res[resource.ClusterType]); !slices.Equal(got, want) {
-		t.Errorf("clusters = %v, want %v", got, want)
+	want := map[resource.Type][]string{
+		resource.ListenerType: {"outbound|cart.shop|80", VirtualInbound, VirtualOutbound},
+		resource.RouteType:    {"outbound|cart.shop|80"},
+		resource.ClusterType: slices.Concat(
+			[]string{BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, "inbound|8080"}, assignments),
+		resource.EndpointType: assignments,
 	}
-	if got := names(res[resource.EndpointType]); !slices.Equal(got, want) {
-		t.Errorf("assignments = %v, want %v", got, want)
+	for typ, want := range want {
+		if got := names(res[typ]); !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", typeName(typ), got, want)
+		}
 	}
 }
 
@@ -188,8 +195,8 @@ func TestPodServicesWithoutPortsOrEndpoints(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Proxy: %v", err)
 			}
-			if got := names(res[resource.ClusterType]); !slices.Equal(got, tt.want) {
-				t.Errorf("clusters = %v, want %v", got, tt.want)
+			if got := outboundNames(res[resource.ClusterType]); !slices.Equal(got, tt.want) {
+				t.Errorf("outbound clusters = %v, want %v", got, tt.want)
 			}
 			if got := names(res[resource.EndpointType]); !slices.Equal(got, tt.want) {
 				t.Errorf("assignments = %v, want %v", got, tt.want)
@@ -201,4 +208,15 @@ func TestPodServicesWithoutPortsOrEndpoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outboundNames lists the resource names that start with "outbound|".
+func outboundNames(rs []types.Resource) []string {
+	out := []string{}
+	for _, n := range names(rs) {
+		if strings.HasPrefix(n, "outbound|") {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -24,8 +24,9 @@ type Resources map[resource.Type][]types.Resource
 // mesh must be sorted (model.Mesh.Sort) and w need not be one of its
 // workloads. A WorkloadPort's zero TargetPort and an Outbound's zero
 // LocalPort default to its Port, as in the Workload API. A Pod workload
-// (model.Workload.Pod) gets instead the clusters of the Services in its
-// scope and no listeners (podProxy, docs/kubernetes.md).
+// (model.Workload.Pod) gets instead the capture listeners virtualOutbound
+// and virtualInbound, and the listeners, routes and clusters of the
+// Services in its scope (podProxy, docs/kubernetes.md).
 //
 // An Outbound whose Service (or service port) does not exist is not an
 // error: it gets its listener and an EDS cluster whose assignment has no
@@ -68,7 +69,7 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		res[typ] = []types.Resource{}
 	}
 	for _, p := range w.Ports {
-		l, c, err := inbound(m, w, p)
+		l, c, err := inbound(m, w, p, w.LocalAddress)
 		if err != nil {
 			return nil, fmt.Errorf("port %d: %w", p.Port, err)
 		}

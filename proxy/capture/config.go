@@ -1,6 +1,10 @@
 package capture
 
-import "net/netip"
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
 
 // Ports and identities the rules know (DESIGN.md).
 const (
@@ -48,4 +52,38 @@ type Config struct {
 // ports.
 func Default() Config {
 	return Config{ProxyUID: ProxyUID, OutboundPort: OutboundPort, InboundPort: InboundPort}
+}
+
+// Validate says, naming the field, what would make the rules wrong. A CIDR
+// with host bits set (10.0.0.1/8) is accepted and means its network.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ProxyUID == 0 {
+		errs = append(errs, errors.New("ProxyUID: 0 would let every root process bypass capture"))
+	}
+	if c.OutboundPort == 0 {
+		errs = append(errs, errors.New("OutboundPort: must not be 0"))
+	}
+	if c.InboundPort == 0 {
+		errs = append(errs, errors.New("InboundPort: must not be 0"))
+	}
+	if c.OutboundPort != 0 && c.OutboundPort == c.InboundPort {
+		errs = append(errs, fmt.Errorf("InboundPort: %d is also OutboundPort", c.InboundPort))
+	}
+	for _, p := range c.ExcludeInboundPorts {
+		if p == 0 {
+			errs = append(errs, errors.New("ExcludeInboundPorts: port 0 is not a port"))
+		}
+	}
+	for _, p := range c.ExcludeOutboundPorts {
+		if p == 0 {
+			errs = append(errs, errors.New("ExcludeOutboundPorts: port 0 is not a port"))
+		}
+	}
+	for _, p := range c.ExcludeOutboundCIDRs {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("ExcludeOutboundCIDRs: %q is not a network", p))
+		}
+	}
+	return errors.Join(errs...)
 }

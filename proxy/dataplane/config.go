@@ -4,12 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/weftmesh/weft/proxy/capture"
 )
 
 // Defaults for the zero values of Config.
@@ -34,6 +37,13 @@ type Config struct {
 	Listen func(ctx context.Context, network, address string) (net.Listener, error)
 	// Dial connects to endpoints; nil uses net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+
+	// OriginalDst reads where a connection accepted on a capture listener
+	// (use_original_dst, or the original_dst listener filter) was going
+	// before the capture rules redirected it; nil uses
+	// capture.OriginalDst (SO_ORIGINAL_DST). When it fails, the
+	// connection's local address is its destination.
+	OriginalDst func(net.Conn) (netip.AddrPort, error)
 
 	// Logger receives connection and configuration events; nil discards.
 	Logger *slog.Logger
@@ -61,6 +71,9 @@ func (c Config) withDefaults() Config {
 	if c.Dial == nil {
 		var d net.Dialer
 		c.Dial = d.DialContext
+	}
+	if c.OriginalDst == nil {
+		c.OriginalDst = capture.OriginalDst
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

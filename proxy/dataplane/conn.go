@@ -4,14 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/weftmesh/weft/proxy/tcpproxy"
 )
 
 // serveConn proxies one accepted connection under the listener
-// configuration it was accepted with, and closes it.
-func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net.Conn) {
+// configuration admit chose, and closes it. dst is the connection's
+// destination: its original destination on capture listeners, else its
+// local address; chains are chosen by its port, and ORIGINAL_DST
+// clusters dial it.
+func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net.Conn, dst netip.AddrPort) {
 	m := d.metrics
 	active := m.active.WithLabelValues(cfg.name)
 	active.Inc()
@@ -23,13 +28,14 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 	// inspector gets a new one after a TLS handshake.
 	deadline := time.Now().Add(sniffBudget)
 	transport := ""
-	if cfg.tlsInspect {
+	chains := cfg.portChains(dst.Port())
+	if cfg.tlsInspect && (!cfg.destPorts || slices.ContainsFunc(chains, func(c *chainConfig) bool { return c.transport != "" })) {
 		var result string
 		transport, result, down = inspectTLS(down, deadline)
 		m.tlsDetections.WithLabelValues(cfg.name, result).Inc()
 		log.Debug("transport detected", "result", result)
 	}
-	group := cfg.group(transport)
+	group := groupOf(chains, transport)
 
 	var peer string
 	if len(group) > 0 && group[0].tls != nil {
@@ -50,7 +56,7 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 	}
 
 	protocol := ""
-	if cfg.inspect {
+	if cfg.inspect && (!cfg.destPorts || slices.ContainsFunc(group, func(c *chainConfig) bool { return len(c.protocols) > 0 })) {
 		var result string
 		protocol, result, down = sniff(down, deadline)
 		m.detections.WithLabelValues(cfg.name, result).Inc()
@@ -67,11 +73,11 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 		d.http.ServeConn(ctx, chain.http, down, peer)
 		return
 	}
-	d.proxyTCP(ctx, cfg, chain, down, peer)
+	d.proxyTCP(ctx, cfg, chain, down, peer, dst)
 }
 
 // proxyTCP joins down to an endpoint of chain's cluster.
-func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string) {
+func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string, dst netip.AddrPort) {
 	m := d.metrics
 	if !d.authorizeConn(cfg, chain, down, peer) {
 		return
@@ -83,7 +89,24 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 		log.Info("connection refused", "reason", refused, "cluster", chain.cluster, "peer_id", peer)
 		return
 	}
-	up, ep, upstreamPeer, err := d.connectUpstream(ctx, cfg.name, cluster, set, connPickContext(chain.hashSourceIP, down.RemoteAddr()))
+	var (
+		up           net.Conn
+		ep           upstreamPick
+		upstreamPeer string
+		err          error
+	)
+	if cluster.originalDst {
+		// Capture listeners checked their destination on accept (admit);
+		// elsewhere it is the local address, one of the proxy's own.
+		if !cfg.captures() && d.ownAddress(dst, dst) {
+			m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultLoop).Inc()
+			log.Info("connection refused", "reason", resultLoop, "cluster", chain.cluster, "original_dst", dst.String())
+			return
+		}
+		up, ep, err = d.dialOriginalDst(ctx, cluster, dst)
+	} else {
+		up, ep, upstreamPeer, err = d.connectUpstream(ctx, cfg.name, cluster, set, connPickContext(chain.hashSourceIP, down.RemoteAddr()))
+	}
 	if err != nil {
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultUpstreamConnectFailed).Inc()
 		log.Info("connection refused", "reason", resultUpstreamConnectFailed, "cluster", chain.cluster, "peer_id", peer, "error", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,12 @@ type Dataplane struct {
 	root context.Context
 
 	conns connections
+	// virtuals maps the addresses of virtual listeners to them, and bound
+	// lists the addresses of every bound socket (origdst.go).
+	virtuals atomic.Pointer[map[netip.AddrPort]*listener]
+	bound    atomic.Pointer[[]netip.AddrPort]
+	// self registers the upstream sockets the dataplane dials (loop.go).
+	self *selfDials
 	// wg counts accept loops and connections.
 	wg sync.WaitGroup
 }
@@ -67,6 +74,7 @@ func New(cfg Config) *Dataplane {
 		metrics:   newMetrics(cfg.Registerer),
 		listeners: make(map[string]*listener),
 		conns:     connections{cancels: make(map[*context.CancelFunc]struct{})},
+		self:      newSelfDials(),
 	}
 	d.http = httpproxy.New(httpproxy.Config{
 		Clusters:   httpClusters{d},
@@ -87,6 +95,9 @@ func (d *Dataplane) OnClusters(_ context.Context, clusters []*clusterv3.Cluster)
 	defer d.mu.Unlock()
 	if d.closed {
 		return ErrClosed
+	}
+	if err := checkOriginalDstUse(table, d.applied.routes, d.applied.listeners); err != nil {
+		return err
 	}
 	d.clusters.Store(&table)
 	d.retainUpstreams()
@@ -114,16 +125,18 @@ func (d *Dataplane) OnEndpoints(_ context.Context, assignments []*endpointv3.Clu
 	return nil
 }
 
-// ListenerAddr returns the address the named listener is bound to, which
-// tells the port chosen for a listener configured with port 0.
+// ListenerAddr returns the address the named listener is bound to (its
+// first, when it has additional addresses), which tells the port chosen
+// for a listener configured with port 0; false for a virtual listener
+// (bind_to_port false), which binds nothing.
 func (d *Dataplane) ListenerAddr(name string) (net.Addr, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l, ok := d.listeners[name]
-	if !ok {
+	if !ok || len(l.lns) == 0 {
 		return nil, false
 	}
-	return l.ln.Addr(), true
+	return l.lns[0].Addr(), true
 }
 
 // Close stops every listener, lets established connections run for the
@@ -173,6 +186,10 @@ func (d *Dataplane) route(cluster string) (*clusterConfig, *endpointSet, string)
 	}
 	if c == nil {
 		return nil, nil, resultNoCluster
+	}
+	if c.originalDst {
+		// Its endpoint is each connection's original destination.
+		return c, nil, ""
 	}
 	set := c.static
 	if c.edsName != "" {

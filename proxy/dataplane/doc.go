@@ -62,6 +62,25 @@
 // sniffed protocol among them, as Envoy does. Chains of one transport
 // protocol share their transport socket.
 //
+// Traffic capture (docs/capture.md): a listener with use_original_dst
+// (virtualOutbound) reads each connection's original destination
+// (Config.OriginalDst, SO_ORIGINAL_DST) and hands the connection to the
+// listener with bind_to_port false whose address (or an
+// additional_address) it is, else to one on the wildcard address of its
+// family with its port; that virtual listener serves it as if it had
+// accepted it, and drains it when it changes. A listener whose first
+// listener filter is envoy.filters.listener.original_dst
+// (virtualInbound) chooses chains by filter_chain_match.destination_port
+// of the original destination first, and gives the connection that
+// address as its local address. ORIGINAL_DST clusters (CLUSTER_PROVIDED,
+// plaintext, tcp_proxy only) dial the original destination. Loops are
+// closed with result "loop": a captured connection whose original
+// destination is one of the dataplane's own listening sockets, and one
+// from a socket the dataplane dialed itself (its upstream sockets'
+// addresses are registered while they are open), which means the
+// proxy's UID is not exempted from capture. Listeners may bind
+// additional_addresses; an IPv6 one is skipped when IPv6 is unavailable.
+//
 // For HTTP requests, clusters may also carry circuit_breakers (thresholds
 // of priority DEFAULT: max_connections, max_pending_requests, max_requests,
 // max_retries, retry_budget) and outlier_detection (consecutive_5xx,
@@ -98,7 +117,7 @@
 // weft_proxy_http_requests_total). A connection is
 // counted once, when it is proxied (result "ok") or refused (the other
 // results: tls_handshake_failed, no_cluster, no_endpoints,
-// upstream_connect_failed, no_filter_chain). Detection results are http1,
+// upstream_connect_failed, no_filter_chain, rbac_denied, loop). Detection results are http1,
 // h2c, tcp (decided: not HTTP) and timeout (no decision within the
 // budget; served by the default chain); TLS detection results are tls,
 // plaintext and timeout (served as plaintext). direction on bytes is "to_upstream" or

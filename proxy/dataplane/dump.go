@@ -14,13 +14,16 @@ import (
 //	 "routes": [...], "bound_addresses": {"<listener>": "<ip:port>"}}
 //
 // Resources are in the order they were received, each in protojson form;
-// bound_addresses shows the port chosen for listeners configured with port 0.
+// bound_addresses shows the port chosen for listeners configured with port 0
+// (the first address of each bound listener; virtual listeners bind none).
 func (d *Dataplane) ConfigDump() (json.RawMessage, error) {
 	d.mu.Lock()
 	a := d.applied
 	bound := make(map[string]string, len(d.listeners))
 	for name, l := range d.listeners {
-		bound[name] = l.ln.Addr().String()
+		if len(l.lns) > 0 {
+			bound[name] = l.lns[0].Addr().String()
+		}
 	}
 	d.mu.Unlock()
 

@@ -37,6 +37,10 @@ func (h httpClusters) PickHashed(listener, cluster string, pc lb.PickContext) (h
 	case resultNoEndpoints:
 		return httpproxy.Target{}, httpproxy.FlagNoHealthy
 	}
+	if c.originalDst {
+		// Refused at validation (passthrough.go); never reached.
+		return httpproxy.Target{}, httpproxy.FlagNoHealthy
+	}
 	picker, err := set.picker(c.lb)
 	if err != nil {
 		d.log.Warn("load balancer unavailable", "cluster", cluster, "error", err)

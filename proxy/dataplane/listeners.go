@@ -5,25 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"google.golang.org/protobuf/proto"
 )
 
-// listener is a bound socket and the configuration it serves now.
+// listener is a listener's sockets and the configuration it serves now.
 type listener struct {
-	name    string
-	ln      net.Listener
+	name string
+	// lns are the bound sockets, one per address; none for a virtual
+	// listener (bind_to_port false), which use_original_dst listeners
+	// hand connections to.
+	lns     []net.Listener
 	cfg     atomic.Pointer[listenerConfig]
 	stopped atomic.Bool
 }
 
-// stop closes the socket; established connections are not affected.
+// stop closes the sockets; established connections are not affected.
 func (l *listener) stop() {
 	l.stopped.Store(true)
-	_ = l.ln.Close()
+	for _, ln := range l.lns {
+		_ = ln.Close()
+	}
+}
+
+// sameSockets reports whether a listener configured as b can keep the
+// sockets of one configured as a.
+func sameSockets(a, b *listenerConfig) bool {
+	return a.virtual == b.virtual && slices.Equal(a.addresses, b.addresses)
 }
 
 // OnListeners validates and applies the complete set of listeners. New
@@ -43,19 +56,25 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 	}
 
 	// Bind every new socket first, so that a failure changes nothing.
-	bound := make(map[string]net.Listener)
+	bound := make(map[string][]net.Listener)
 	for _, lc := range configs {
-		if old, ok := d.listeners[lc.name]; ok && old.cfg.Load().address == lc.address {
+		if old, ok := d.listeners[lc.name]; ok && sameSockets(old.cfg.Load(), lc) {
 			continue
 		}
-		ln, err := d.cfg.Listen(ctx, "tcp", lc.address)
+		if lc.virtual {
+			bound[lc.name] = nil
+			continue
+		}
+		lns, err := d.bindAll(ctx, lc)
 		if err != nil {
 			for _, b := range bound {
-				_ = b.Close()
+				for _, ln := range b {
+					_ = ln.Close()
+				}
 			}
-			return fmt.Errorf("listener %q: address: %w", lc.name, err)
+			return err
 		}
-		bound[lc.name] = ln
+		bound[lc.name] = lns
 	}
 
 	previous := make(map[string]*listenerv3.Listener, len(d.applied.listeners))
@@ -75,7 +94,7 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 	for _, lc := range configs {
 		keep[lc.name] = true
 		old := d.listeners[lc.name]
-		ln, rebind := bound[lc.name]
+		lns, rebind := bound[lc.name]
 		if !rebind && proto.Equal(previous[lc.name], current[lc.name]) {
 			// Unchanged: it keeps its configuration, so that its
 			// connections are not drained for another listener's change.
@@ -90,12 +109,18 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 			old.stop()
 			d.retire(old.cfg.Load())
 		}
-		l := &listener{name: lc.name, ln: ln}
+		l := &listener{name: lc.name, lns: lns}
 		l.cfg.Store(lc)
 		d.listeners[lc.name] = l
-		d.wg.Add(1)
-		go d.acceptLoop(l) //nolint:contextcheck // connections take the context of their configuration (listenerConfig.conns)
-		d.log.Info("listener bound", "listener", lc.name, "address", ln.Addr().String())
+		if lc.virtual {
+			d.log.Info("virtual listener added", "listener", lc.name, "addresses", lc.addresses)
+			continue
+		}
+		for _, ln := range lns {
+			d.wg.Add(1)
+			go d.acceptLoop(l, ln) //nolint:contextcheck // connections take the context of their configuration (listenerConfig.conns)
+			d.log.Info("listener bound", "listener", lc.name, "address", ln.Addr().String())
+		}
 	}
 	for name, l := range d.listeners {
 		if !keep[name] {
@@ -105,17 +130,70 @@ func (d *Dataplane) OnListeners(ctx context.Context, ls []*listenerv3.Listener) 
 			d.log.Info("listener removed", "listener", name)
 		}
 	}
+	d.indexListeners()
 	d.applied.listeners = cloneListeners(ls)
 	return nil
 }
 
-// acceptLoop accepts connections on l until l is stopped. Each connection
-// lives in the context of the configuration it was accepted under.
-func (d *Dataplane) acceptLoop(l *listener) {
+// bindAll binds a socket for each address of lc. A listener with several
+// addresses binds each to its family alone (tcp4, tcp6), so that 0.0.0.0
+// and :: can both be bound, as in Envoy; an IPv6 address that cannot be
+// bound because IPv6 is unavailable in this network namespace is skipped
+// (and logged) when another address was bound.
+func (d *Dataplane) bindAll(ctx context.Context, lc *listenerConfig) ([]net.Listener, error) {
+	var lns []net.Listener
+	var skipped []error
+	for i, a := range lc.addresses {
+		network := "tcp"
+		ip := addrPortOf(a).Addr()
+		if len(lc.addresses) > 1 {
+			network = "tcp6"
+			if ip.Is4() {
+				network = "tcp4"
+			}
+		}
+		ln, err := d.cfg.Listen(ctx, network, a)
+		if err == nil {
+			lns = append(lns, ln)
+			continue
+		}
+		path := "address"
+		if i > 0 {
+			path = fmt.Sprintf("additional_addresses[%d].address", i-1)
+		}
+		err = fmt.Errorf("listener %q: %s: %w", lc.name, path, err)
+		if ip.Is6() && ipv6Unavailable(err) {
+			skipped = append(skipped, err)
+			continue
+		}
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+		return nil, err
+	}
+	if len(lns) == 0 {
+		return nil, errors.Join(skipped...)
+	}
+	for _, err := range skipped {
+		d.log.Warn("listener address skipped: IPv6 is unavailable", "listener", lc.name, "error", err)
+	}
+	return lns, nil
+}
+
+// ipv6Unavailable reports whether a bind failed because this network
+// namespace has no IPv6 (disabled, or no such address).
+func ipv6Unavailable(err error) bool {
+	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EPROTONOSUPPORT)
+}
+
+// acceptLoop accepts connections on ln, a socket of l, until l is
+// stopped. Each connection lives in the context of the configuration it
+// is served under.
+func (d *Dataplane) acceptLoop(l *listener, ln net.Listener) {
 	defer d.wg.Done()
 	var backoff time.Duration
 	for {
-		c, err := l.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if l.stopped.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -129,16 +207,35 @@ func (d *Dataplane) acceptLoop(l *listener) {
 		}
 		backoff = 0
 		cfg := l.cfg.Load()
-		connCtx, cancel := context.WithCancel(cfg.conns)
-		remove := d.conns.add(cancel)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer remove()
-			defer cancel()
-			d.serveConn(connCtx, cfg, c)
+			d.handle(cfg, c)
 		}()
 	}
+}
+
+// handle serves a connection accepted under cfg: under cfg, or under the
+// virtual listener admit hands it to, whose context it then lives in.
+func (d *Dataplane) handle(cfg *listenerConfig, c net.Conn) {
+	ctx, cancel := context.WithCancel(cfg.conns)
+	remove := d.conns.add(cancel)
+	target, dst, ok := d.admit(ctx, cfg, c)
+	if ok && target != cfg {
+		remove()
+		cancel()
+		ctx, cancel = context.WithCancel(target.conns)
+		remove = d.conns.add(cancel)
+	}
+	defer func() {
+		remove()
+		cancel()
+	}()
+	if !ok {
+		_ = c.Close()
+		return
+	}
+	d.serveConn(ctx, target, restore(c, dst), dst)
 }
 
 // retire drains the connections served under a replaced listener

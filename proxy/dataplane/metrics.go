@@ -16,6 +16,9 @@ const (
 	resultNoEndpoints           = "no_endpoints"
 	resultUpstreamConnectFailed = "upstream_connect_failed"
 	resultNoFilterChain         = "no_filter_chain"
+	// resultLoop: the connection came from the proxy itself, or was
+	// going to one of its own listeners (loop.go).
+	resultLoop = "loop"
 )
 
 type metrics struct {

@@ -27,6 +27,9 @@ type clusterConfig struct {
 	connectTimeout time.Duration
 	// tls is nil for plaintext clusters; its ServerName is the SNI.
 	tls *tls.Config
+	// originalDst is set for ORIGINAL_DST clusters: a connection goes to
+	// its own original destination, in plaintext (passthrough.go).
+	originalDst bool
 	// http2 asks HTTP listeners for HTTP/2 to the endpoints (h2c when
 	// plaintext); HTTP/1.1 otherwise. TCP listeners ignore it.
 	http2 bool
@@ -61,6 +64,9 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 }
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
+	if c.GetType() == clusterv3.Cluster_ORIGINAL_DST {
+		return parseOriginalDstCluster(p, c)
+	}
 	p.OnlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
 		"circuit_breakers", "outlier_detection",
 		"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config")
@@ -84,7 +90,9 @@ func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConf
 			p.Addf("eds_cluster_config", "set on a STATIC cluster")
 		}
 		if c.GetLoadAssignment() == nil {
-			p.Addf("load_assignment", "missing")
+			// No endpoints, as in Envoy: connections are closed
+			// (BlackHoleCluster, docs/capture.md).
+			cc.static = &endpointSet{}
 		} else {
 			cc.static = parseAssignment(p, "load_assignment", c.GetLoadAssignment())
 		}

@@ -55,6 +55,7 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 		}
 	case *hcmv3.HttpConnectionManager_RouteConfig:
 		t, err := route.Compile(rs.RouteConfig)
+		checkRouteClusters(p, field(path, "route_config"), rs.RouteConfig, d.currentClusters())
 		if err != nil {
 			p.Addf(field(path, "route_config"), "%v", err)
 		} else {

@@ -25,6 +25,20 @@ const defaultIdleTimeout = time.Hour
 type listenerConfig struct {
 	name    string
 	address string // ip:port
+	// addresses are address and the additional_addresses: a bound
+	// listener binds each, a virtual one is reached through each.
+	addresses []string
+	// virtual is set by bind_to_port false: the listener binds nothing
+	// and serves the connections a use_original_dst listener hands it.
+	virtual bool
+	// useOriginalDst hands each connection to the virtual listener of its
+	// original destination (virtualOutbound).
+	useOriginalDst bool
+	// restoreDst is set by the original_dst listener filter: chains are
+	// matched on the original destination (virtualInbound).
+	restoreDst bool
+	// destPorts is set when a chain has filter_chain_match.destination_port.
+	destPorts bool
 	// direction is "inbound" or "outbound" (listenerDirection).
 	direction string
 	// tlsInspect is set when the listener runs the TLS inspector: chains
@@ -45,6 +59,8 @@ type listenerConfig struct {
 // chainConfig is one filter chain: an HTTP connection manager (http) or
 // a TCP proxy (cluster, idleTimeout).
 type chainConfig struct {
+	// destPort is filter_chain_match.destination_port, 0 for any.
+	destPort uint16
 	// transport is filter_chain_match.transport_protocol: "tls",
 	// "raw_buffer", or "" for any.
 	transport string
@@ -75,9 +91,14 @@ type chainConfig struct {
 // specific match wins, and there is no backtracking: the chains that name
 // the transport protocol, else those that name none.
 func (lc *listenerConfig) group(transport string) []*chainConfig {
+	return groupOf(lc.chains, transport)
+}
+
+// groupOf is group among chains (those of one destination port).
+func groupOf(chains []*chainConfig, transport string) []*chainConfig {
 	for _, want := range []string{transport, ""} {
 		var out []*chainConfig
-		for _, c := range lc.chains {
+		for _, c := range chains {
 			if c.transport == want {
 				out = append(out, c)
 			}
@@ -110,7 +131,7 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 	var all []*problems
 	var out []*listenerConfig
 	names := make([]string, 0, len(ls))
-	addresses := make(map[string]string)
+	addresses := make(map[string]string) // see checkAddresses
 	for _, l := range ls {
 		if l.GetName() == "" {
 			all = append(all, missingName("listener"))
@@ -120,10 +141,7 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 		p := newProblems("listener", l.GetName())
 		lc := d.parseListener(p, l)
 		if lc != nil {
-			if other, taken := addresses[lc.address]; taken && !anyPort(lc.address) {
-				p.Addf("address", "%s is also the address of listener %q", lc.address, other)
-			}
-			addresses[lc.address] = lc.name
+			checkAddresses(p, lc, addresses)
 		}
 		all = append(all, p)
 		if p.OK() {
@@ -138,51 +156,47 @@ func (d *Dataplane) parseListeners(ls []*listenerv3.Listener) ([]*listenerConfig
 }
 
 func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listenerConfig {
-	p.OnlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters")
+	p.OnlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "listener_filters",
+		"use_original_dst", "bind_to_port", "additional_addresses")
 	lc := &listenerConfig{name: l.GetName(), direction: listenerDirection(p, l)}
-	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), true)
+	virtual := l.GetBindToPort() != nil && !l.GetBindToPort().GetValue()
+	lc.address, _ = parseSocketAddress(p, "address", l.GetAddress(), !virtual)
+	parseCaptureFields(p, l, lc)
 	filters := parseListenerFilters(p, l.GetListenerFilters())
-	lc.tlsInspect, lc.inspect = filters.tls, filters.http
+	lc.tlsInspect, lc.inspect, lc.restoreDst = filters.tls, filters.http, filters.originalDst
 
 	chains := l.GetFilterChains()
-	switch {
-	case len(chains) == 0:
+	if len(chains) == 0 {
 		p.Addf("filter_chains", "want at least one filter chain")
 		return lc
-	case !lc.inspect && !lc.tlsInspect && len(chains) != 1:
-		p.Addf("filter_chains", "want exactly one filter chain without the HTTP or TLS inspector, got %d", len(chains))
-		return lc
 	}
-	first := make(map[string]int)    // transport protocol → its first chain
-	defaults := make(map[string]int) // transport protocol → chains without application protocols
+	type chainKey struct {
+		port      uint32
+		transport string
+	}
+	first := make(map[chainKey]int) // destination port and transport protocol → its first chain
 	for i, fc := range chains {
 		path := fmt.Sprintf("filter_chains[%d]", i)
-		transport := fc.GetFilterChainMatch().GetTransportProtocol()
+		m := fc.GetFilterChainMatch()
+		key := chainKey{m.GetDestinationPort().GetValue(), m.GetTransportProtocol()}
 		var tc *tls.Config
-		if j, seen := first[transport]; seen {
+		if j, seen := first[key]; seen {
 			if !proto.Equal(fc.GetTransportSocket(), chains[j].GetTransportSocket()) {
 				p.Addf(field(path, "transport_socket"), "must equal filter_chains[%d].transport_socket", j)
 			}
 			tc = lc.chains[j].tls
 		} else {
-			first[transport] = i
-			tc = d.parseChainTLS(p, path, fc, transport)
+			first[key] = i
+			tc = d.parseChainTLS(p, path, fc, key.transport)
 		}
 		c := d.parseChain(p, path, fc, lc)
 		c.tls = tc
-		if len(c.protocols) == 0 {
-			defaults[c.transport]++
+		if c.destPort != 0 {
+			lc.destPorts = true
 		}
 		lc.chains = append(lc.chains, c)
 	}
-	for _, transport := range []string{"", transportTLS, transportRaw} {
-		switch n := defaults[transport]; {
-		case n > 1 && transport == "":
-			p.Addf("filter_chains", "at most one chain may have no filter_chain_match, got %d", n)
-		case n > 1:
-			p.Addf("filter_chains", "at most one chain with transport_protocol %q may have no application_protocols, got %d", transport, n)
-		}
-	}
+	checkChainGroups(p, lc)
 	return lc
 }
 
@@ -250,9 +264,10 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	p.OnlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
 	if m := fc.GetFilterChainMatch(); m != nil {
 		mpath := field(path, "filter_chain_match")
-		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol")
+		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol", "destination_port")
 		c.transport = parseTransportProtocol(p, mpath, m, lc)
-		if !lc.inspect && (len(m.GetApplicationProtocols()) > 0 || c.transport == "" && !lc.tlsInspect) {
+		c.destPort = parseDestinationPort(p, mpath, m)
+		if !lc.inspect && (len(m.GetApplicationProtocols()) > 0 || c.transport == "" && !lc.tlsInspect && m.GetDestinationPort() == nil) {
 			p.Addf(mpath, "needs the HTTP inspector listener filter")
 		}
 		for j, ap := range m.GetApplicationProtocols() {

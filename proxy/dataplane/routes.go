@@ -28,6 +28,15 @@ func (d *Dataplane) OnRoutes(_ context.Context, routes []*routev3.RouteConfigura
 	if d.closed {
 		return ErrClosed
 	}
+	var all []*problems
+	for _, rc := range routes {
+		p := newProblems("route_config", rc.GetName())
+		checkRouteClusters(p, "", rc, d.currentClusters())
+		all = append(all, p)
+	}
+	if err := joinProblems(all); err != nil {
+		return err
+	}
 	d.routes.Store(&tables)
 	d.applied.routes = cloneRoutes(routes)
 	d.log.Info("routes applied", "count", len(tables))

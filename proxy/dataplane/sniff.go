@@ -10,6 +10,7 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
+	originaldstv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/original_dst/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -57,15 +58,18 @@ type listenerFilters struct {
 	tls bool
 	// http detects the application protocol after TLS, if any.
 	http bool
+	// originalDst restores the original destination of captured
+	// connections (parse_capture.go), first.
+	originalDst bool
 }
 
-// parseListenerFilters checks a listener's listener_filters: the TLS
-// inspector, the HTTP inspector, or both in that order, each with no
-// fields set.
+// parseListenerFilters checks a listener's listener_filters: the
+// original_dst filter, the TLS inspector, the HTTP inspector, or several
+// of them in that order, each with no fields set.
 func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listenerFilters {
 	var out listenerFilters
-	if len(fs) > 2 {
-		p.Addf("listener_filters", "want at most two listener filters, got %d", len(fs))
+	if len(fs) > 3 {
+		p.Addf("listener_filters", "want at most three listener filters, got %d", len(fs))
 		return out
 	}
 	for i, f := range fs {
@@ -75,10 +79,22 @@ func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listener
 		var (
 			ti tlsinspectorv3.TlsInspector
 			hi httpinspectorv3.HttpInspector
+			od originaldstv3.OriginalDst
 		)
 		switch tc := f.GetTypedConfig(); {
 		case tc == nil:
 			p.Addf(tpath, "missing")
+		case tc.GetTypeUrl() == typeURL(&od):
+			if unpackTyped(p, tpath, tc, &od) {
+				p.OnlyFields(tpath, &od)
+			}
+			switch {
+			case out.originalDst:
+				p.Addf(path, "duplicate %s", originalDstFilterName)
+			case i > 0:
+				p.Addf(path, "%s must come first", originalDstFilterName)
+			}
+			out.originalDst = true
 		case tc.GetTypeUrl() == typeURL(&ti):
 			if unpackTyped(p, tpath, tc, &ti) {
 				p.OnlyFields(tpath, &ti)
@@ -99,7 +115,7 @@ func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listener
 			}
 			out.http = true
 		default:
-			p.Addf(tpath, "unsupported type %q, want %s or %s", tc.GetTypeUrl(), typeURL(&ti), typeURL(&hi))
+			p.Addf(tpath, "unsupported type %q, want %s, %s or %s", tc.GetTypeUrl(), typeURL(&od), typeURL(&ti), typeURL(&hi))
 		}
 	}
 	return out

@@ -6,9 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/weftmesh/weft/proxy/lb"
 )
+
+// dialOriginalDst connects to dst, the connection's original destination,
+// in plaintext, for an ORIGINAL_DST cluster.
+func (d *Dataplane) dialOriginalDst(ctx context.Context, c *clusterConfig, dst netip.AddrPort) (net.Conn, upstreamPick, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
+	defer cancel()
+	up, err := d.self.dial(ctx, dst.String(), d.cfg.Dial)
+	if err != nil {
+		return nil, upstreamPick{}, fmt.Errorf("original destination %s: %w", dst, err)
+	}
+	return up, upstreamPick{address: dst.String(), done: func() {}}, nil
+}
 
 // upstreamPick is the endpoint a connection went to.
 type upstreamPick struct {
@@ -80,7 +93,7 @@ func pickUntried(picker lb.Picker, set *endpointSet, pc lb.PickContext, tried ma
 func (d *Dataplane) dialEndpoint(ctx context.Context, listener string, c *clusterConfig, address string) (net.Conn, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
 	defer cancel()
-	raw, err := d.cfg.Dial(ctx, "tcp", address)
+	raw, err := d.self.dial(ctx, address, d.cfg.Dial)
 	if err != nil {
 		return nil, "", err
 	}

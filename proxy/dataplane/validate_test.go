@@ -9,7 +9,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
-	originaldstv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/original_dst/v3"
+	proxyprotocolv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/proxy_protocol/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
@@ -50,12 +50,12 @@ func TestListenerValidation(t *testing.T) {
 			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.rds: missing`,
 			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.http_filters: want envoy.filters.http.router last, got none`,
 		}},
-		{"listener_filters and use_original_dst", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+		{"listener_filters and transparent", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
-			l.UseOriginalDst = wrapperspb.Bool(true)
+			l.Transparent = wrapperspb.Bool(true)
 			return nil
 		}, []string{
-			`listener "inbound|9000": use_original_dst: unsupported field`,
+			`listener "inbound|9000": transparent: unsupported field`,
 			`listener "inbound|9000": listener_filters[0].typed_config: missing`,
 		}},
 		{"two listener filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
@@ -81,10 +81,10 @@ func TestListenerValidation(t *testing.T) {
 			return nil
 		}, []string{`listener "inbound|9000": filter_chains: want exactly one filter chain without the HTTP or TLS inspector, got 2`}},
 		{"filter_chain_match", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
-			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{DestinationPort: wrapperspb.UInt32(80)}
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{SourcePorts: []uint32{80}}
 			return nil
 		}, []string{
-			`listener "inbound|9000": filter_chains[0].filter_chain_match.destination_port: unsupported field`,
+			`listener "inbound|9000": filter_chains[0].filter_chain_match.source_ports: unsupported field`,
 			`listener "inbound|9000": filter_chains[0].filter_chain_match: needs the HTTP inspector listener filter`,
 		}},
 		{"two network filters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
@@ -189,9 +189,9 @@ func TestListenerValidation(t *testing.T) {
 			return nil
 		}, []string{`listener "inbound|9000": filter_chains: at most one chain with transport_protocol "tls" may have no application_protocols, got 2`}},
 		{"unknown listener filter", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
-			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.original_dst", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &originaldstv3.OriginalDst{})}}}
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.proxy_protocol", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &proxyprotocolv3.ProxyProtocol{})}}}
 			return nil
-		}, []string{`listener "inbound|9000": listener_filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst", want type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector or type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`}},
+		}, []string{`listener "inbound|9000": listener_filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", want type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst, type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector or type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`}},
 		{"TLS inspector after the HTTP inspector, with JA3", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			ti := tlsInspectorFilter(t)
 			ti.ConfigType = &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &tlsinspectorv3.TlsInspector{EnableJa3Fingerprinting: wrapperspb.Bool(true)})}

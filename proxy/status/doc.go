@@ -7,7 +7,10 @@
 // semantics (200–399 is success, a timeout is a failure). The same port
 // answers /ready, which the native sidecar's startupProbe checks so that
 // app containers start only once the proxy has its certificate and
-// configuration, and /metrics for Prometheus.
+// configuration, and /metrics for Prometheus. Under weft-proxy --capture
+// it also answers the proxy's own capture probe (package capture), which
+// the probe rule redirects here from 127.0.0.1:15007, and /ready fails
+// while that probe does.
 //
 // The probe table comes from the injector in the env var WEFT_APP_PROBES
 // (docs/injection.md). Targets are fixed by that table and must be

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weftmesh/weft/proxy/capture"
 )
 
 // Config configures the status server.
@@ -27,6 +29,10 @@ type Config struct {
 	Metrics prometheus.Gatherer
 	// Probes is the probe table served under /app-health/ (ParseProbes).
 	Probes Probes
+	// CaptureProbe answers the proxy's own capture probe at
+	// capture.ProbePath (the probe rule redirects 127.0.0.1:15007 here; a
+	// *capture.Prober). Nil leaves the path out.
+	CaptureProbe http.Handler
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -156,6 +162,9 @@ func (s *Server) handler() http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("GET "+PathPrefix, s.serveProbe)
+	if s.cfg.CaptureProbe != nil {
+		mux.Handle("GET "+capture.ProbePath, s.cfg.CaptureProbe)
+	}
 	return s.track(mux)
 }
 

@@ -37,6 +37,10 @@ type Options struct {
 	// WithoutGatewayAPI leaves the Gateway API CRDs out, as in a cluster
 	// that has not installed them.
 	WithoutGatewayAPI bool
+	// Args are more kube-apiserver flags (name without dashes → value),
+	// e.g. service-cluster-ip-range for tests whose Services' ClusterIPs
+	// must come from the test address ranges.
+	Args map[string]string
 }
 
 // Start starts kube-apiserver and etcd from KUBEBUILDER_ASSETS and installs
@@ -67,6 +71,9 @@ func Start(opts Options) (*Env, error) {
 		// kubernetes Service endpoints are kept for it.
 		Set("advertise-address", "127.0.0.1").
 		Set("endpoint-reconciler-type", "none")
+	for name, value := range opts.Args {
+		apiserver.Configure().Set(name, value)
+	}
 	// The API server's log is shown only when it does not start.
 	var out lockedBuffer
 	apiserver.Out, apiserver.Err = &out, &out
