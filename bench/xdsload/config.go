@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	Out io.Writer
 	// Source is SourceModel (the default) or SourceKube.
 	Source string
+	// ServerMemoryLimit, when set, is the server process's GOMEMLIMIT (the
+	// Go runtime's syntax: "280MiB"), the soft limit docs/performance.md
+	// recommends for the control plane.
+	ServerMemoryLimit string
 }
 
 // Default is the issue's scenario: 1,000 proxies, 1,000 services × 10
@@ -53,6 +58,9 @@ func Default() Config {
 		Source: SourceModel,
 	}
 }
+
+// memoryLimitSyntax is what the Go runtime takes in GOMEMLIMIT.
+var memoryLimitSyntax = regexp.MustCompile(`^([0-9]+(B|KiB|MiB|GiB|TiB)?|off)$`)
 
 // Validate reports the first field out of range.
 func (c Config) Validate() error {
@@ -75,6 +83,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("source: unknown %q (%s, %s)", c.Source, SourceModel, SourceKube)
 	case c.Source == SourceKube && c.Changes*len(c.Variants) > 65000:
 		return errors.New("changes: at most 65000 over all variants with the kube source")
+	}
+	if c.ServerMemoryLimit != "" && !memoryLimitSyntax.MatchString(c.ServerMemoryLimit) {
+		return fmt.Errorf("server memory limit: %q is not a GOMEMLIMIT (a number of bytes with an optional B, KiB, MiB, GiB or TiB, or off)", c.ServerMemoryLimit)
 	}
 	for _, v := range c.Variants {
 		if v != "sotw" && v != "delta" {

@@ -103,7 +103,7 @@ func runKubeVariant(ctx context.Context, cfg Config, exe, dir, variant string, o
 	res := KubeResult{Result: Result{Variant: variant}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, addr, err := startChild(ctx, exe, KubeChildArgs(dir))
+	ch, addr, err := startChild(ctx, exe, KubeChildArgs(dir), cfg.ServerMemoryLimit)
 	if err != nil {
 		return res, err
 	}
@@ -206,6 +206,9 @@ func printKubeResults(cfg Config, envStart, setup time.Duration, rs []KubeResult
 	fmt.Fprintf(w, "xDS at scale through Kubernetes: %d proxy Pods, %d Services × %d endpoint Pods (all injected) in %d namespaces, %d Services per Pod, %d changes; "+
 		"envtest kube-apiserver and etcd (started in %s, mesh created in %s), control plane in Kubernetes mode in its own process, TLS on loopback\n\n",
 		cfg.Clients, cfg.Services, cfg.EndpointsPerService, 2*cfg.Namespaces, cfg.ServicesPerClient, cfg.Changes, envStart.Round(100*time.Millisecond), setup.Round(100*time.Millisecond))
+	if cfg.ServerMemoryLimit != "" {
+		fmt.Fprintf(w, "Control plane run with GOMEMLIMIT=%s.\n\n", cfg.ServerMemoryLimit)
+	}
 	fmt.Fprintln(w, "| variant | EndpointSlice write → last ACK p50 | p99 | max | API write p50 | proxies per change | connect all | CPU connect | CPU changes | heap | stacks | RSS | peak RSS |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {

@@ -102,11 +102,15 @@ type child struct {
 
 // startChild starts the xDS server child (exe args) and returns it with
 // the address it announced ("listening <addr>"). ctx ends the process;
-// stop closes its stdin and waits for it.
-func startChild(ctx context.Context, exe string, args []string) (*child, string, error) {
+// stop closes its stdin and waits for it. A memoryLimit is the child's
+// GOMEMLIMIT (empty: none).
+func startChild(ctx context.Context, exe string, args []string, memoryLimit string) (*child, string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(ctx, exe, args...) //nolint:gosec // our own binary
 	cmd.Stderr = os.Stderr
+	if memoryLimit != "" {
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memoryLimit)
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()
@@ -168,7 +172,7 @@ func runVariant(ctx context.Context, cfg Config, exe, dir, variant string, mesh 
 	res := Result{Variant: variant}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, addr, err := startChild(ctx, exe, ChildArgs(cfg, dir))
+	ch, addr, err := startChild(ctx, exe, ChildArgs(cfg, dir), cfg.ServerMemoryLimit)
 	if err != nil {
 		return res, err
 	}

@@ -100,6 +100,10 @@ func writeHeap(path string) error {
 	if err != nil {
 		return fmt.Errorf("creating the heap profile: %w", err)
 	}
+	// The profile shows the heap as of the last collection: collect now,
+	// or it shows what a rare collection last saw (after the changes,
+	// which allocate little, that can be the first full update's).
+	runtime.GC()
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("writing the heap profile: %w", err)

@@ -64,6 +64,7 @@ func parseXDSFlags(name string, args []string, dir *string) (xdsload.Config, err
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on one change's convergence and on connecting")
 	fs.StringVar(&cfg.Source, "source", cfg.Source, "where the mesh comes from: model (xds.Server.Update), "+
 		"kube (Kubernetes objects in a real API server, envtest from $KUBEBUILDER_ASSETS, watched by the control plane in Kubernetes mode)")
+	fs.StringVar(&cfg.ServerMemoryLimit, "server-memory-limit", cfg.ServerMemoryLimit, "GOMEMLIMIT of the server process, e.g. 280MiB (empty: none)")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", cfg.ProfileDir, "where the server's heap profiles (with --source kube, also CPU profiles of the changes) go (empty: none)")
 	if dir != nil {
 		fs.StringVar(dir, "dir", "", "directory holding ca.pem, server.pem and server.key")

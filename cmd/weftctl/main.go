@@ -36,7 +36,7 @@ type streams struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(streams{in: stdin, out: stdout, err: stderr})
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx) //nolint:contextcheck // cobra hands ctx to every command's RunE as cmd.Context()
 	if err == nil {
 		return 0
 	}

@@ -3,6 +3,7 @@ package kube
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -51,7 +52,8 @@ func (p Problem) String() string {
 // Build returns the mesh in trust domain td that objs describe, as
 // docs/kubernetes.md maps them, and the problems it found. Objects of a
 // namespace that is not listed, or is being deleted, are left out silently:
-// the namespace's deletion drops them.
+// the namespace's deletion drops them. The problems are sorted
+// (SortProblems).
 func Build(td spiffeid.TrustDomain, objs *Objects) (*model.Mesh, []Problem) {
 	b := &builder{live: liveNamespaces(objs.Namespaces)}
 	m := &model.Mesh{TrustDomain: td}
@@ -69,6 +71,7 @@ func Build(td spiffeid.TrustDomain, objs *Objects) (*model.Mesh, []Problem) {
 	m.Policies = b.policies(objs)
 	m.Sort()
 	b.missingServiceAccounts(objs)
+	SortProblems(b.problems)
 	return m, b.problems
 }
 
@@ -173,15 +176,29 @@ func keep[T any](b *builder, in []T, strip func(*T) *metav1.ObjectMeta) []T {
 	return out
 }
 
-// sortSlice orders a Service's slice endpoints by address, then by pod, so
-// that a mesh does not change when the same endpoints move between slices.
+// sortSlice orders a Service's slice endpoints by address, then by pod,
+// readiness and ports, so that a mesh does not change when the same
+// endpoints move between slices or the caches list the slices in another
+// order.
 func sortSlice(eps []model.SliceEndpoint) {
-	slices.SortStableFunc(eps, func(a, b model.SliceEndpoint) int {
-		if c := a.Address.Compare(b.Address); c != 0 {
+	slices.SortFunc(eps, func(a, b model.SliceEndpoint) int {
+		return cmp.Or(a.Address.Compare(b.Address), cmp.Compare(podName(a.Pod), podName(b.Pod)),
+			boolCompare(a.Ready, b.Ready), comparePorts(a.Ports, b.Ports))
+	})
+}
+
+// comparePorts orders port maps by their sorted names, then numbers.
+func comparePorts(a, b map[string]uint32) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	ak, bk := slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))
+	for i := range ak {
+		if c := cmp.Or(cmp.Compare(ak[i], bk[i]), cmp.Compare(a[ak[i]], b[bk[i]])); c != 0 {
 			return c
 		}
-		return cmp.Compare(podName(a.Pod), podName(b.Pod))
-	})
+	}
+	return 0
 }
 
 func podName(p *model.NamespacedName) string {

@@ -159,44 +159,52 @@ func (b *builder) service(svc *corev1.Service, bySvc map[model.NamespacedName][]
 func slicesByService(b *builder, eps []discoveryv1.EndpointSlice) map[model.NamespacedName][]model.SliceEndpoint {
 	out := make(map[model.NamespacedName][]model.SliceEndpoint)
 	for i := range eps {
-		es := &eps[i]
-		svc := es.Labels[discoveryv1.LabelServiceName]
-		if svc == "" || !b.live[es.Namespace] {
-			continue
-		}
-		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
-			b.skip(kindEndpointSlice, &es.ObjectMeta, "address type %s: the mesh routes to IP addresses only", es.AddressType)
-			continue
-		}
-		ports := make(map[string]uint32, len(es.Ports))
-		for _, p := range es.Ports {
-			if p.Port == nil || *p.Port < 1 || *p.Port > 65535 || (p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP) {
-				continue
-			}
-			name := ""
-			if p.Name != nil {
-				name = *p.Name
-			}
-			ports[name] = uint32(*p.Port)
-		}
-		key := model.NamespacedName{Namespace: es.Namespace, Name: svc}
-		for _, ep := range es.Endpoints {
-			var pod *model.NamespacedName
-			if ref := ep.TargetRef; ref != nil && ref.Kind == kindPod && ref.Name != "" {
-				pod = &model.NamespacedName{Namespace: cmp.Or(ref.Namespace, es.Namespace), Name: ref.Name}
-			}
-			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			for _, a := range ep.Addresses {
-				addr, err := netip.ParseAddr(a)
-				if err != nil {
-					b.skip(kindEndpointSlice, &es.ObjectMeta, "address %q: %v", a, err)
-					continue
-				}
-				out[key] = append(out[key], model.SliceEndpoint{Address: addr.Unmap(), Ports: ports, Ready: ready, Pod: pod})
-			}
+		if key, got, ok := b.sliceEndpoints(&eps[i]); ok {
+			out[key] = append(out[key], got...)
 		}
 	}
 	return out
+}
+
+// sliceEndpoints returns the Service an EndpointSlice of a live namespace
+// is labelled with and its endpoints; ok is false for a slice the mesh
+// does not use.
+func (b *builder) sliceEndpoints(es *discoveryv1.EndpointSlice) (svcKey model.NamespacedName, out []model.SliceEndpoint, ok bool) {
+	svc := es.Labels[discoveryv1.LabelServiceName]
+	if svc == "" || !b.live[es.Namespace] {
+		return model.NamespacedName{}, nil, false
+	}
+	if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
+		b.skip(kindEndpointSlice, &es.ObjectMeta, "address type %s: the mesh routes to IP addresses only", es.AddressType)
+		return model.NamespacedName{}, nil, false
+	}
+	ports := make(map[string]uint32, len(es.Ports))
+	for _, p := range es.Ports {
+		if p.Port == nil || *p.Port < 1 || *p.Port > 65535 || (p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP) {
+			continue
+		}
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		ports[name] = uint32(*p.Port)
+	}
+	for _, ep := range es.Endpoints {
+		var pod *model.NamespacedName
+		if ref := ep.TargetRef; ref != nil && ref.Kind == kindPod && ref.Name != "" {
+			pod = &model.NamespacedName{Namespace: cmp.Or(ref.Namespace, es.Namespace), Name: ref.Name}
+		}
+		ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+		for _, a := range ep.Addresses {
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				b.skip(kindEndpointSlice, &es.ObjectMeta, "address %q: %v", a, err)
+				continue
+			}
+			out = append(out, model.SliceEndpoint{Address: addr.Unmap(), Ports: ports, Ready: ready, Pod: pod})
+		}
+	}
+	return model.NamespacedName{Namespace: es.Namespace, Name: svc}, out, true
 }
 
 // nilIfEmpty makes an empty map and none the same model, so that the

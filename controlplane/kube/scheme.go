@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"context"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,53 +36,20 @@ type kind struct {
 	// crd is true for kinds a cluster may not serve (their CRDs are not
 	// installed): the Watcher then runs without them.
 	crd bool
-	// list copies the cache's objects of this kind into objs.
-	list func(ctx context.Context, r client.Reader, objs *Objects) error
 }
 
 // kinds are what Build reads, in the order they are set up.
 func kinds() []kind {
 	return []kind{
-		{name: "Namespace", obj: &corev1.Namespace{}, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &corev1.NamespaceList{}, func(l *corev1.NamespaceList) { o.Namespaces = l.Items })
-		}},
-		{name: kindService, obj: &corev1.Service{}, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &corev1.ServiceList{}, func(l *corev1.ServiceList) { o.Services = l.Items })
-		}},
-		{name: kindEndpointSlice, obj: &discoveryv1.EndpointSlice{}, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &discoveryv1.EndpointSliceList{}, func(l *discoveryv1.EndpointSliceList) { o.EndpointSlices = l.Items })
-		}},
-		{name: kindPod, obj: &corev1.Pod{}, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &corev1.PodList{}, func(l *corev1.PodList) { o.Pods = l.Items })
-		}},
-		{name: "ServiceAccount", obj: &corev1.ServiceAccount{}, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &corev1.ServiceAccountList{}, func(l *corev1.ServiceAccountList) { o.ServiceAccounts = l.Items })
-		}},
-		{name: "PeerAuthentication", obj: &v1alpha1.PeerAuthentication{}, crd: true, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &v1alpha1.PeerAuthenticationList{}, func(l *v1alpha1.PeerAuthenticationList) { o.PeerAuthentications = l.Items })
-		}},
-		{name: "AuthorizationPolicy", obj: &v1alpha1.AuthorizationPolicy{}, crd: true, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &v1alpha1.AuthorizationPolicyList{}, func(l *v1alpha1.AuthorizationPolicyList) { o.AuthorizationPolicies = l.Items })
-		}},
-		{name: "TrafficPolicy", obj: &v1alpha1.TrafficPolicy{}, crd: true, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &v1alpha1.TrafficPolicyList{}, func(l *v1alpha1.TrafficPolicyList) { o.TrafficPolicies = l.Items })
-		}},
-		{name: "HTTPRoute", obj: &gwv1.HTTPRoute{}, crd: true, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &gwv1.HTTPRouteList{}, func(l *gwv1.HTTPRouteList) { o.HTTPRoutes = l.Items })
-		}},
-		{name: "GRPCRoute", obj: &gwv1.GRPCRoute{}, crd: true, list: func(ctx context.Context, r client.Reader, o *Objects) error {
-			return listInto(ctx, r, &gwv1.GRPCRouteList{}, func(l *gwv1.GRPCRouteList) { o.GRPCRoutes = l.Items })
-		}},
+		{name: "Namespace", obj: &corev1.Namespace{}},
+		{name: kindService, obj: &corev1.Service{}},
+		{name: kindEndpointSlice, obj: &discoveryv1.EndpointSlice{}},
+		{name: kindPod, obj: &corev1.Pod{}},
+		{name: "ServiceAccount", obj: &corev1.ServiceAccount{}},
+		{name: "PeerAuthentication", obj: &v1alpha1.PeerAuthentication{}, crd: true},
+		{name: "AuthorizationPolicy", obj: &v1alpha1.AuthorizationPolicy{}, crd: true},
+		{name: "TrafficPolicy", obj: &v1alpha1.TrafficPolicy{}, crd: true},
+		{name: "HTTPRoute", obj: &gwv1.HTTPRoute{}, crd: true},
+		{name: "GRPCRoute", obj: &gwv1.GRPCRoute{}, crd: true},
 	}
-}
-
-// listInto lists the cache's objects into list and hands it to set. The
-// objects are the cache's own, not copies: Build only reads them, and
-// informers replace objects rather than modify them.
-func listInto[L client.ObjectList](ctx context.Context, r client.Reader, list L, set func(L)) error {
-	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return err
-	}
-	set(list)
-	return nil
 }

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weftmesh/weft/controlplane/model"
 )
@@ -22,6 +23,12 @@ const (
 	// debounce is how long the API server's events must pause before a
 	// new mesh is built, so that a rollout's burst builds once.
 	debounce = 100 * time.Millisecond
+	// endpointDebounce replaces debounce while only EndpointSlices
+	// changed: such a change costs a few milliseconds to build and
+	// reaches only the proxies whose scope holds its Services, and its
+	// latency is what a client waits for a new endpoint or for a dead
+	// one to go (docs/performance.md).
+	endpointDebounce = 20 * time.Millisecond
 	// maxDelay bounds how long a stream of events can hold a build off.
 	maxDelay = time.Second
 )
@@ -46,8 +53,10 @@ func NewWatcher(cfg *rest.Config, td spiffeid.TrustDomain, log *slog.Logger) *Wa
 // Run starts the informers, waits for their caches to fill, then calls
 // onChange from Run's goroutine with the first mesh and with every later
 // one that differs from the last it was given: 100 ms after the last of a
-// burst of events, and at most 1 s after the first. onChange must not keep
-// Run waiting long, and must not modify the mesh. Kinds whose CRDs the
+// burst of events (20 ms while only EndpointSlices changed), and at most
+// 1 s after the first. Each mesh is built from the last (Index): what no
+// event touched is reused, not converted or compared again. onChange must
+// not keep Run waiting long, and must not modify the mesh. Kinds whose CRDs the
 // cluster does not serve (Gateway API routes, Weft's policies) are logged
 // once and left out. Run returns nil once ctx is done, an error when the
 // informers cannot be set up, and only after stopping everything it
@@ -66,6 +75,8 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		HTTPClient:       httpClient,
 		Scheme:           scheme,
 		DefaultTransform: cache.TransformStripManagedFields(),
+		// Pods are most of a cluster's objects: keep only what Build reads.
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}},
 		// A kind without an informer (its CRD missing) lists as an error,
 		// never by starting an informer behind the Watcher's back.
 		ReaderFailOnMissingInformer: true,
@@ -80,12 +91,34 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		default:
 		}
 	}
+	idx := NewIndex(w.td)
 	handler := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { poke() },
-		UpdateFunc: func(any, any) { poke() },
-		DeleteFunc: func(any) { poke() },
+		AddFunc: func(obj any) {
+			if o, ok := obj.(client.Object); ok {
+				idx.Set(o)
+				poke()
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if o, ok := obj.(client.Object); ok {
+				idx.Set(o)
+				poke()
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if gone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = gone.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				idx.Delete(o)
+				poke()
+			}
+		},
 	}
-	var watched []kind
+	var (
+		watched []kind
+		synced  []toolscache.InformerSynced
+	)
 	for _, k := range kinds() {
 		inf, err := c.GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
 		if k.crd && meta.IsNoMatchError(err) {
@@ -95,10 +128,12 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		if err != nil {
 			return fmt.Errorf("kubernetes informer for %s: %w", k.name, err)
 		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		reg, err := inf.AddEventHandler(handler)
+		if err != nil {
 			return fmt.Errorf("kubernetes informer for %s: %w", k.name, err)
 		}
 		watched = append(watched, k)
+		synced = append(synced, reg.HasSynced)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -123,27 +158,22 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		}
 		return errors.New("kubernetes informers: caches did not sync")
 	}
+	// The handlers have seen every object of the initial lists, too.
+	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil // only ctx ends the wait
+	}
 	w.log.InfoContext(ctx, "Kubernetes informers synced", "kinds", len(watched))
 
-	var (
-		last         *model.Mesh
-		lastProblems []Problem
-	)
+	var lastProblems []Problem
 	rebuild := func() {
-		m, problems, err := w.build(ctx, c, watched)
-		if err != nil {
-			// Only a cache that is stopping fails to list.
-			w.log.DebugContext(ctx, "Kubernetes objects not listed", "error", err)
-			return
-		}
+		m, problems, changed := idx.Build()
 		if !slices.Equal(problems, lastProblems) {
 			lastProblems = problems
 			w.logProblems(ctx, problems)
 		}
-		if last != nil && reflect.DeepEqual(*last, *m) {
+		if !changed {
 			return
 		}
-		last = m
 		p := &m.Policies
 		w.log.InfoContext(ctx, "Mesh built from Kubernetes", "services", len(m.Services), "workloads", len(m.Workloads),
 			"peerAuthentications", len(p.PeerAuthentications), "authorizationPolicies", len(p.AuthorizationPolicies),
@@ -175,24 +205,16 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 			if pendingSince.IsZero() {
 				pendingSince = now
 			}
-			timer.Reset(min(debounce, max(0, pendingSince.Add(maxDelay).Sub(now))))
+			quiet := debounce
+			if idx.Pending().EndpointsOnly() {
+				quiet = endpointDebounce
+			}
+			timer.Reset(min(quiet, max(0, pendingSince.Add(maxDelay).Sub(now))))
 		case <-timer.C:
 			pendingSince = time.Time{}
 			rebuild()
 		}
 	}
-}
-
-// build lists the caches of the watched kinds and builds the mesh.
-func (w *Watcher) build(ctx context.Context, c cache.Cache, watched []kind) (*model.Mesh, []Problem, error) {
-	var objs Objects
-	for _, k := range watched {
-		if err := k.list(ctx, c, &objs); err != nil {
-			return nil, nil, fmt.Errorf("list %s: %w", k.name, err)
-		}
-	}
-	m, problems := Build(w.td, &objs)
-	return m, problems, nil
 }
 
 // logProblems logs what Build reported: what it left out at debug level

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -59,7 +60,11 @@ func checkPeerAuthConflicts(m *model.Mesh) []Problem {
 		loses(pa, winner, what)
 	}
 
-	// Selecting policies, per workload and per port.
+	// Selecting policies, per workload and per port: none, no work (a
+	// mesh of thousands of workloads checks on every change).
+	if !slices.ContainsFunc(m.Policies.PeerAuthentications, func(pa v1alpha1.PeerAuthentication) bool { return pa.Spec.Selector != nil }) {
+		return out
+	}
 	for i := range m.Workloads {
 		w := &m.Workloads[i]
 		byLevel := map[peerAuthLevel]*v1alpha1.PeerAuthentication{}
@@ -140,6 +145,11 @@ func checkPortLevelMTLS(m *model.Mesh) []Problem {
 // mesh clients keep mTLS and leave that endpoint out (upstreamEndpoints).
 func checkMixedModes(m *model.Mesh) []Problem {
 	var out []Problem
+	if len(m.Policies.PeerAuthentications) == 0 {
+		// Only a PeerAuthentication is reported (modeSource), and without
+		// one no endpoint runs DISABLE but proxyless ones, which have none.
+		return nil
+	}
 	for i := range m.Services {
 		svc := &m.Services[i]
 		for _, sp := range svc.Ports {
@@ -187,6 +197,9 @@ func checkAuthorization(m *model.Mesh) []Problem {
 				report(ap, reasonInvalid, fmt.Sprintf("rules[%d]: %v", j, err))
 			}
 		}
+	}
+	if len(m.Policies.AuthorizationPolicies) == 0 {
+		return out // no rule for a TCP port to miss
 	}
 	for i := range m.Workloads {
 		w := &m.Workloads[i]

@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"sync"
+
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	"github.com/weftmesh/weft/controlplane/translate"
@@ -24,6 +26,7 @@ type internEntry struct {
 // Service, not per caller. Resources are never mutated once translated
 // (go-control-plane only reads them), so sharing them is safe.
 type interner struct {
+	mu    sync.Mutex // Update interns from several goroutines
 	table map[internKey]*internEntry
 	held  map[string][]internKey // per node, the keys its snapshot holds
 }
@@ -36,6 +39,8 @@ func newInterner() *interner {
 // with the held one, and makes node hold res's resources instead of its
 // previous ones. sums are res's keys, index for index (digest).
 func (in *interner) hold(node string, res translate.Resources, sums map[string][][32]byte) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	keys := make([]internKey, 0, len(in.held[node]))
 	for typ, rs := range res {
 		for i := range rs {
@@ -49,12 +54,18 @@ func (in *interner) hold(node string, res translate.Resources, sums map[string][
 			keys = append(keys, k)
 		}
 	}
-	in.release(node)
+	in.releaseLocked(node)
 	in.held[node] = keys
 }
 
 // release drops node's hold on its resources.
 func (in *interner) release(node string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.releaseLocked(node)
+}
+
+func (in *interner) releaseLocked(node string) {
 	for _, k := range in.held[node] {
 		if e := in.table[k]; e != nil {
 			if e.refs--; e.refs <= 0 {

@@ -14,10 +14,10 @@ import (
 // (in next.Workloads) of the workloads whose translation may read what
 // changed, and true. The others' snapshots cannot change, so Update does
 // not translate them again. It returns false, and Update translates every
-// workload, whenever anything else differs: the trust domain, the policies,
-// the list of Services or any of their fields but Slices, a Service
-// switching between a selector and slices, or more than a tenth of the
-// workloads.
+// workload, whenever anything else differs: the trust domain, the
+// outbound traffic policy, the policies, the list of Services or any of
+// their fields but Slices, a Service switching between a selector and
+// slices, or more than a tenth of the workloads.
 //
 // A Service counts as changed when its Slices changed or when one of its
 // endpoints is a changed workload (listed in its slices, or selected by
@@ -31,7 +31,7 @@ import (
 //   - S is the backend of a route: then every workload is translated, as
 //     any client of the route's parent may read S.
 func affectedBy(prev, next *model.Mesh) (map[int]bool, bool) {
-	if prev == nil || next == nil || prev.TrustDomain != next.TrustDomain ||
+	if prev == nil || next == nil || prev.TrustDomain != next.TrustDomain || prev.OutboundTrafficPolicy != next.OutboundTrafficPolicy ||
 		len(prev.Services) != len(next.Services) || !reflect.DeepEqual(prev.Policies, next.Policies) {
 		return nil, false
 	}
@@ -65,9 +65,13 @@ func affectedBy(prev, next *model.Mesh) (map[int]bool, bool) {
 		return nil, false
 	}
 	out := map[int]bool{}
+	namespaces := make(map[string]bool, len(changed)) // of the changed Services
+	for svc := range changed {
+		namespaces[svc.Namespace] = true
+	}
 	for i := range next.Workloads {
 		w := &next.Workloads[i]
-		if _, ok := moved[w.Key()]; ok || reads(w, changed, endpoints) {
+		if _, ok := moved[w.Key()]; ok || reads(w, changed, namespaces, endpoints) {
 			out[i] = true
 		}
 	}
@@ -146,7 +150,10 @@ func sameService(a, b *model.Service) bool {
 		reflect.ValueOf(a.Selector).Pointer() == reflect.ValueOf(b.Selector).Pointer()
 }
 
-func reads(w *model.Workload, changed, endpoints map[model.NamespacedName]bool) bool {
+// reads reports whether w may read one of the changed Services, whose
+// namespaces are given too (the cost follows w's dependencies, not the
+// number of changes: Update asks for every workload of the mesh).
+func reads(w *model.Workload, changed map[model.NamespacedName]bool, namespaces map[string]bool, endpoints map[model.NamespacedName]bool) bool {
 	if endpoints[w.Key()] {
 		return true
 	}
@@ -158,14 +165,12 @@ func reads(w *model.Workload, changed, endpoints map[model.NamespacedName]bool) 
 	if !w.Pod && !w.Proxyless {
 		return false
 	}
-	for svc := range changed {
-		if svc.Namespace == w.Namespace {
+	if namespaces[w.Namespace] {
+		return true
+	}
+	for _, d := range w.Dependencies {
+		if d.Name == "*" && namespaces[d.Namespace] || changed[d] {
 			return true
-		}
-		for _, d := range w.Dependencies {
-			if d.Namespace == svc.Namespace && (d.Name == "*" || d.Name == svc.Name) {
-				return true
-			}
 		}
 	}
 	return false

@@ -1,11 +1,15 @@
 package xds
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,16 +114,22 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 	// When only endpoints and workloads changed, only the workloads that
 	// read them are translated again (affectedBy); otherwise all are.
 	affected, fast := affectedBy(prev, m)
-	todo := make([]int, 0, len(m.Workloads))
-	for i := range m.Workloads {
-		if !fast || affected[i] {
-			todo = append(todo, i)
+	var todo []int
+	if fast {
+		todo = slices.Sorted(maps.Keys(affected))
+	} else {
+		todo = make([]int, len(m.Workloads))
+		for i := range todo {
+			todo[i] = i
 		}
 	}
 
 	// Translation dominates an update and each workload's is independent:
 	// spread it over the CPUs, then set the changed snapshots in order.
-	out := make([]prepared, len(m.Workloads))
+	// Each snapshot is interned as soon as it is translated, so that the
+	// copies of shared resources are garbage at once and a full update of
+	// thousands of proxies does not hold them all (prepare).
+	out := make([]prepared, len(todo))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(todo)) {
@@ -129,41 +139,66 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 				if n >= len(todo) {
 					return
 				}
-				i := todo[n]
-				w := &m.Workloads[i]
+				w := &m.Workloads[todo[n]]
 				translateFn := translate.Proxy
 				if w.Proxyless {
 					translateFn = translate.Proxyless // a grpc-go xds:/// client
 				}
 				res, err := translateFn(m, w)
 				if err != nil {
-					out[i] = prepared{err: err}
+					out[n] = prepared{err: err}
 					continue
 				}
-				out[i] = s.prepare(w.NodeID(), res)
+				out[n] = s.prepare(w.NodeID(), res)
 			}
 		})
 	}
 	wg.Wait()
 
-	var errs []error
-	seen := make(map[string]bool, len(m.Workloads))
-	for i := range m.Workloads {
+	errs := map[int]error{} // by workload index
+	for n, i := range todo {
 		w := &m.Workloads[i]
 		node := w.NodeID()
+		if err := s.commitLocked(ctx, node, out[n], start); err != nil {
+			err = fmt.Errorf("workload %s: %w", w.Key(), err)
+			s.failed[node] = err
+			errs[i] = err
+		} else {
+			delete(s.failed, node)
+		}
+	}
+	if fast && sameSlice(prev.Workloads, m.Workloads) {
+		// The same workloads: none went, and those not translated again
+		// that failed still fail, their input unchanged.
+		for node, err := range s.failed {
+			if key, perr := model.ParseNodeID(node); perr == nil {
+				if i, ok := workloadIndex(m.Workloads, key); ok && !affected[i] {
+					errs[i] = err
+				}
+			}
+		}
+	} else {
+		s.forgetGoneLocked(m, affected, fast, errs)
+	}
+	joined := make([]error, 0, len(errs))
+	for _, i := range slices.Sorted(maps.Keys(errs)) {
+		joined = append(joined, errs[i])
+	}
+	return errors.Join(joined...)
+}
+
+// forgetGoneLocked drops the snapshots and failures of the nodes m no
+// longer has, and adds to errs the failures of the workloads an
+// incremental update (fast) did not translate again.
+func (s *Server) forgetGoneLocked(m *model.Mesh, affected map[int]bool, fast bool, errs map[int]error) {
+	seen := make(map[string]bool, len(m.Workloads))
+	for i := range m.Workloads {
+		node := m.Workloads[i].NodeID()
 		seen[node] = true
 		if fast && !affected[i] {
 			if err := s.failed[node]; err != nil {
-				errs = append(errs, err) // still failing: its input did not change
+				errs[i] = err // still failing: its input did not change
 			}
-			continue
-		}
-		if err := s.commitLocked(ctx, node, out[i], start); err != nil {
-			err = fmt.Errorf("workload %s: %w", w.Key(), err)
-			s.failed[node] = err
-			errs = append(errs, err)
-		} else {
-			delete(s.failed, node)
 		}
 	}
 	for node := range s.failed {
@@ -180,7 +215,13 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 			s.streams.forget(node)
 		}
 	}
-	return errors.Join(errs...)
+}
+
+// workloadIndex finds key in the sorted workloads.
+func workloadIndex(ws []model.Workload, key model.NamespacedName) (int, bool) {
+	return slices.BinarySearchFunc(ws, key, func(w model.Workload, k model.NamespacedName) int {
+		return cmp.Or(strings.Compare(w.Namespace, k.Namespace), strings.Compare(w.Name, k.Name))
+	})
 }
 
 // SetResources replaces one proxy's snapshot with res as it is, bypassing
@@ -195,14 +236,16 @@ func (s *Server) SetResources(ctx context.Context, nodeID string, res translate.
 // when its version is the one already set.
 type prepared struct {
 	res     translate.Resources
-	sums    map[string][][32]byte
 	version string
 	size    int
 	err     error
 }
 
-// prepare digests res unless node already has its version. It only reads
-// s.versions, so Update runs it concurrently under s.mu.
+// prepare digests res unless node already has its version, and interns
+// it (node holds its resources from then on; commitLocked releases them
+// if the snapshot cannot be set). It only reads s.versions, and the
+// interner has a lock of its own, so Update runs it concurrently under
+// s.mu.
 func (s *Server) prepare(node string, res translate.Resources) prepared {
 	version, size, sums, err := digest(res)
 	if err != nil {
@@ -211,7 +254,8 @@ func (s *Server) prepare(node string, res translate.Resources) prepared {
 	if s.versions[node] == version {
 		return prepared{version: version}
 	}
-	return prepared{res: res, sums: sums, version: version, size: size}
+	s.interned.hold(node, res, sums)
+	return prepared{res: res, version: version, size: size}
 }
 
 // setLocked sets node's snapshot unless its version is unchanged; start is
@@ -225,7 +269,6 @@ func (s *Server) commitLocked(ctx context.Context, node string, p prepared, star
 	if p.err != nil || p.res == nil {
 		return p.err
 	}
-	s.interned.hold(node, p.res, p.sums)
 	snap, err := cachev3.NewSnapshot(p.version, p.res)
 	if err != nil {
 		s.interned.release(node)

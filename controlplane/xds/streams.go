@@ -40,6 +40,11 @@ type ProxyStatus struct {
 	// Nacked is the error detail of the proxy's last refusal, per type URL,
 	// cleared when it accepts that type again.
 	Nacked map[string]string
+	// Latest is the version of the last snapshot set for the node: a
+	// state-of-the-world proxy is in sync when every type's Acked equals
+	// it; a delta proxy when its newest ACK does (see Acked). Empty when
+	// no snapshot has been set for the node yet.
+	Latest string
 	Since  time.Time
 }
 
@@ -244,6 +249,9 @@ func (s *streams) status() []ProxyStatus {
 		c := *st.status
 		c.Acked = copyMap(st.status.Acked)
 		c.Nacked = copyMap(st.status.Nacked)
+		if ps := s.pushes[c.Node]; len(ps) > 0 {
+			c.Latest = ps[len(ps)-1].version
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -27,11 +27,13 @@ func digest(res translate.Resources) (string, int, map[string][][32]byte, error)
 	opts := proto.MarshalOptions{Deterministic: true}
 	size := 0
 	sums := make(map[string][][32]byte, len(res))
+	var b []byte // one buffer for every encoding: an update digests thousands
 	for _, t := range typeURLs {
 		h.Write([]byte(t))
 		ts := make([][32]byte, 0, len(res[t]))
 		for _, r := range res[t] {
-			b, err := opts.Marshal(r)
+			var err error
+			b, err = opts.MarshalAppend(b[:0], r)
 			if err != nil {
 				return "", 0, nil, fmt.Errorf("encoding %s %q: %w", t, cachev3.GetResourceName(r), err)
 			}
