@@ -10,6 +10,14 @@ BINARIES   := weft-controlplane weft-proxy weft-cni weftctl
 GO         ?= go
 GOFLAGS    ?=
 
+# What the binaries and images say they are ("weft-proxy --version",
+# "weftctl version", the images' tags and labels); override for a release:
+# make images VERSION=v0.1.0.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION_LDFLAGS := -X github.com/weftmesh/weft/version.Version=$(VERSION) -X github.com/weftmesh/weft/version.Commit=$(COMMIT)
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+
 # Pinned tool versions (installed from the Go module proxy into bin/tools).
 GOLANGCI_LINT_VERSION  := v2.15.0
 CONTROLLER_GEN_VERSION := v0.23.0
@@ -33,8 +41,12 @@ help: ## List the targets.
 ##@ Build
 
 .PHONY: build
-build: ## Build every binary into bin/.
-	$(GO) build $(GOFLAGS) -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+build: ## Build every binary into bin/, stamped with VERSION and COMMIT.
+	$(GO) build $(GOFLAGS) -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+.PHONY: images
+images: ## Build the weft-proxy, weft-controlplane and weft-cni image tarballs into bin/images/ without Docker (see docs/images.md).
+	$(GO) run ./hack/images --out-dir $(BIN)/images --version $(VERSION) --commit $(COMMIT) --arch $(IMAGE_ARCH)
 
 .PHONY: demo
 demo: build ## Run the whole mesh on this machine and print a report (no cluster, no root).
@@ -81,17 +93,24 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 ##@ Generated code
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy functions, CRDs (install/crds) and protobuf code.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy functions, CRDs (install/crds and the Helm chart's copy), protobuf code and install/weft.yaml.
 	$(CONTROLLER_GEN) object paths=./api/...
 	rm -f install/crds/*.yaml # a removed kind leaves no stale CRD behind
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=install/crds
 	hack/protoc.sh
+	rm -f install/helm/weft/crds/*.yaml
+	cp install/crds/*.yaml install/helm/weft/crds/
+	$(GO) run ./cmd/weftctl install --dry-run > install/weft.yaml.tmp # rendered from the chart embedded after the copy
+	mv install/weft.yaml.tmp install/weft.yaml
+
+# What make generate writes, and make verify compares with the commit.
+GENERATED := api/ install/crds/ install/helm/weft/crds/ install/weft.yaml
 
 .PHONY: verify
 verify: generate ## Fail when generated files differ from what is committed.
-	@if ! git diff --quiet -- api/ install/crds/ || [ -n "$$(git ls-files --others --exclude-standard -- api/ install/crds/)" ]; then \
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
 		echo "generated files are stale: run 'make generate' and commit the result"; \
-		git status --short -- api/ install/crds/; git diff --stat -- api/ install/crds/; exit 1; \
+		git status --short -- $(GENERATED); git diff --stat -- $(GENERATED); exit 1; \
 	fi
 
 ##@ Tools

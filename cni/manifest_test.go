@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -19,15 +18,24 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+
+	"github.com/weftmesh/weft/install/helm"
 )
 
-// install/cni.yaml is accepted by a real API server, and its DaemonSet
-// runs "weft-cni install" with flags the binary has.
+// The Helm chart's CNI objects (install/helm/weft/templates/cni.yaml,
+// rendered with cni.enabled) are accepted by a real API server, and the
+// DaemonSet runs "weft-cni install" with flags the binary has.
 func TestInstallManifest(t *testing.T) {
 	env := shared.Env(t)
-	data, err := os.ReadFile(filepath.Join("..", "install", "cni.yaml"))
+	objs, err := helm.Render(helm.Options{Values: map[string]any{"cni": map[string]any{"enabled": true}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var data []byte
+	for _, o := range objs {
+		if o.Source == "weft/templates/cni.yaml" {
+			data = append(append(data, o.YAML()...), "---\n"...)
+		}
 	}
 	hc, err := rest.HTTPClientFor(env.Config)
 	if err != nil {
@@ -63,7 +71,7 @@ func TestInstallManifest(t *testing.T) {
 			ri = dyn.Resource(gvr).Namespace(obj.GetNamespace())
 		}
 		if _, err := ri.Create(t.Context(), &obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
-			t.Errorf("the API server refuses %s %s of install/cni.yaml: %v", gvk.Kind, obj.GetName(), err)
+			t.Errorf("the API server refuses %s %s of the chart's cni.yaml: %v", gvk.Kind, obj.GetName(), err)
 		}
 		if gvk.Kind == "DaemonSet" {
 			ds = &appsv1.DaemonSet{}
@@ -73,7 +81,7 @@ func TestInstallManifest(t *testing.T) {
 		}
 	}
 	if ds == nil {
-		t.Fatal("install/cni.yaml has no DaemonSet")
+		t.Fatal("the chart's cni.yaml has no DaemonSet")
 	}
 	spec := ds.Spec.Template.Spec
 	if spec.PriorityClassName != "system-node-critical" || !slices.ContainsFunc(spec.Tolerations, func(t corev1.Toleration) bool {

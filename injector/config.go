@@ -41,6 +41,19 @@ type Config struct {
 	// root-cert.pem holds the mesh's CA root; it is mounted where the proxy's
 	// --ca-root-file default expects it (/var/run/weft/ca/root-cert.pem).
 	CARootConfigMap string `json:"caRootConfigMap"`
+	// Tracing is the proxies' tracing: off while OTLPEndpoint is empty.
+	Tracing TracingConfig `json:"tracing"`
+}
+
+// TracingConfig is the key tracing of the mesh configuration
+// (docs/tracing.md).
+type TracingConfig struct {
+	// OTLPEndpoint is the proxy's --tracing-otlp-endpoint: the OTLP
+	// collector, host:port for gRPC or an http(s):// URL for OTLP/HTTP.
+	OTLPEndpoint string `json:"otlpEndpoint"`
+	// Sampling is the proxy's --tracing-sampling: the share of new traces
+	// recorded, 0 to 1.
+	Sampling float64 `json:"sampling"`
 }
 
 // Defaults of the mesh configuration.
@@ -50,6 +63,8 @@ const (
 	DefaultTrustDomain         = "cluster.local"
 	DefaultLogLevel            = "info"
 	DefaultCARootConfigMap     = "weft-ca-root"
+	// DefaultTracingSampling is the proxy's default: 1% of new traces.
+	DefaultTracingSampling = 0.01
 )
 
 // DefaultConfig is the configuration used when the ConfigMap (or --config)
@@ -74,6 +89,7 @@ func DefaultConfig() Config {
 			},
 		},
 		CARootConfigMap: DefaultCARootConfigMap,
+		Tracing:         TracingConfig{Sampling: DefaultTracingSampling},
 	}
 }
 
@@ -126,6 +142,7 @@ func (c Config) Validate() error {
 	if c.CARootConfigMap == "" {
 		errs = append(errs, errors.New("caRootConfigMap is required"))
 	}
+	errs = append(errs, c.Tracing.validate()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Resources.Requests)) {
 		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
 			errs = append(errs, fmt.Errorf("resources.requests.%s: only cpu and memory are supported", name))

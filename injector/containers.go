@@ -63,6 +63,7 @@ func proxyContainer(cfg Config, opts options, probes map[string]AppProbe) (corev
 		// The ports the rules leave alone are no bypass.
 		args = append(args, "--exclude-inbound-ports", joinInts(inboundExclusions(opts)))
 	}
+	args = append(args, cfg.Tracing.args()...)
 	return corev1.Container{
 		Name:  ProxyContainerName,
 		Image: cfg.ProxyImage,

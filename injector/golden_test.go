@@ -38,6 +38,9 @@ var goldenCases = []struct {
 	{name: "job", wantInjected: true},
 	{name: "pod-exclusions", wantInjected: true},
 	{name: "pod-cni", cfg: func(c *Config) { c.CNI = true }, wantInjected: true},
+	{name: "pod-tracing", cfg: func(c *Config) {
+		c.Tracing = TracingConfig{OTLPEndpoint: "otel-collector.observability:4317", Sampling: 0.05}
+	}, wantInjected: true},
 	{name: "pod-injected", wantSkipped: "already injected"},
 	{name: "pod-hostnetwork", wantSkipped: "hostNetwork"},
 	{name: "pod-optout", wantSkipped: "opted out by label weft.dev/inject=disabled"},
@@ -194,10 +197,10 @@ func TestInjectIdempotent(t *testing.T) {
 	}
 }
 
-// goldenInput maps a case to its input file: pod-cni reuses the
-// exclusions pod with cni: true.
+// goldenInput maps a case to its input file: pod-cni and pod-tracing
+// reuse the exclusions pod with cni: true or tracing configured.
 func goldenInput(name string) string {
-	if name == "pod-cni" {
+	if name == "pod-cni" || name == "pod-tracing" {
 		return "pod-exclusions"
 	}
 	return name

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,11 +22,12 @@ import (
 	"github.com/weftmesh/weft/controlplane/kube/kubetest"
 	"github.com/weftmesh/weft/controlplane/webhook"
 	"github.com/weftmesh/weft/injector"
+	"github.com/weftmesh/weft/install/helm"
 )
 
 // TestInjectionWebhook runs the control plane in Kubernetes mode against a
 // real API server (envtest) that calls its injection webhook over TLS,
-// configured by install/webhook.yaml (pointed at the webhook's loopback
+// configured by the Helm chart's webhook configuration (pointed at the webhook's loopback
 // address instead of its Service): the control plane writes its CA's root
 // into caBundle, pods of a labelled namespace come back with the proxy as
 // a native sidecar (with the image of the injector's ConfigMap), others
@@ -69,13 +69,17 @@ func TestInjectionWebhook(t *testing.T) {
 	t.Cleanup(func() { _ = cp.Close() })
 
 	// The users' configuration, created after the control plane started.
-	data, err := os.ReadFile("../install/webhook.yaml")
+	objs, err := helm.Render(helm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rendered := helm.Find(objs, "MutatingWebhookConfiguration", "weft-sidecar-injector")
+	if rendered == nil {
+		t.Fatal("the Helm chart renders no MutatingWebhookConfiguration weft-sidecar-injector")
+	}
 	var mwc admissionregistrationv1.MutatingWebhookConfiguration
-	if err := yaml.UnmarshalStrict(data, &mwc); err != nil {
-		t.Fatalf("install/webhook.yaml: %v", err)
+	if err := yaml.UnmarshalStrict(rendered.YAML(), &mwc); err != nil {
+		t.Fatalf("the chart's webhook configuration: %v", err)
 	}
 	_, port, err := net.SplitHostPort(cp.WebhookAddr().String())
 	if err != nil {

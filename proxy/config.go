@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/weftmesh/weft/proxy/capture"
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/status"
+	"github.com/weftmesh/weft/proxy/tracing"
 )
 
 // Config configures a proxy. Start from Default.
@@ -29,6 +31,10 @@ type Config struct {
 	// Name and Namespace of the workload this proxy serves: its xDS node ID.
 	Name      string
 	Namespace string
+	// Workload names the workload (a Deployment's name, not a pod's) in
+	// metric labels and the workload headers between sidecars; empty
+	// means guessed from Name (meshmetrics.WorkloadOfPod).
+	Workload string
 	// ServiceAccount of the workload: its identity.
 	ServiceAccount string
 	// TokenFile holds the credential shown to the CA (a bootstrap token in
@@ -74,6 +80,15 @@ type Config struct {
 	// close, HTTP/2 clients GOAWAY, and what is left is closed when it
 	// passes. Zero closes them at once.
 	DrainTimeout time.Duration
+	// TracingOTLPEndpoint, when set, turns tracing on: a span per HTTP
+	// request, exported to this OTLP collector (host:port for gRPC, an
+	// http(s):// URL for OTLP/HTTP; package tracing, docs/tracing.md).
+	// Empty leaves trace headers to pass untouched.
+	TracingOTLPEndpoint string
+	// TracingSampling is the share of the traces this proxy starts that
+	// are recorded, 0 to 1; a request arriving with a sampling decision
+	// keeps it.
+	TracingSampling float64
 }
 
 // workloadAPIAddress is WorkloadAPISocket as a go-spiffe address: a bare
@@ -97,6 +112,7 @@ func Default() Config {
 		AdminAddress:        "127.0.0.1:15000",
 		StatusAddress:       ":15020",
 		DrainTimeout:        dataplane.DefaultDrainTimeout,
+		TracingSampling:     tracing.DefaultSampling,
 	}
 }
 
@@ -151,6 +167,9 @@ func (c Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("--drain-timeout %s must not be negative", c.DrainTimeout))
 	}
+	if err := c.tracingConfig("", nil).Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -174,4 +193,15 @@ func (c Config) validateCapture() []error {
 		}
 	}
 	return errs
+}
+
+// tracingConfig is the tracing configuration of the proxy of workload.
+func (c Config) tracingConfig(workload string, log *slog.Logger) tracing.Config {
+	return tracing.Config{
+		Endpoint:  c.TracingOTLPEndpoint,
+		Sampling:  c.TracingSampling,
+		Workload:  workload,
+		Namespace: c.Namespace,
+		Logger:    log,
+	}
 }

@@ -30,7 +30,9 @@ import (
 	"github.com/weftmesh/weft/proxy/capture"
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/identity"
+	"github.com/weftmesh/weft/proxy/meshmetrics"
 	"github.com/weftmesh/weft/proxy/status"
+	"github.com/weftmesh/weft/proxy/tracing"
 	"github.com/weftmesh/weft/proxy/xdsclient"
 )
 
@@ -54,6 +56,9 @@ type Proxy struct {
 	statusServer *status.Server
 	// captureHealth probes the capture rules; nil without Config.Capture.
 	captureHealth *capture.Health
+	// tracer exports the spans of HTTP requests; nil without
+	// Config.TracingOTLPEndpoint.
+	tracer *tracing.Tracer
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -115,12 +120,23 @@ func (p *Proxy) Start(ctx context.Context) error {
 	}
 	p.log.Info("workload certificate obtained", "spiffe_id", mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount))
 
+	tracer, err := tracing.New(ctx, p.cfg.tracingConfig(cmp.Or(p.cfg.Workload, meshmetrics.WorkloadOfPod(p.cfg.Name)), p.log.With("component", "tracing")))
+	if err != nil {
+		return errors.Join(fmt.Errorf("tracing: %w", err), p.stop()) //nolint:contextcheck // stop ends what Start began and needs no context
+	}
+	p.tracer = tracer
 	dp := dataplane.New(dataplane.Config{
+		Tracer:      tracer,
 		SVID:        src,
 		Bundle:      src,
 		TrustDomain: td,
 		Logger:      p.log.With("component", "dataplane"),
 		Registerer:  p.registry,
+		Workload: meshmetrics.Workload{
+			Name:      cmp.Or(p.cfg.Workload, meshmetrics.WorkloadOfPod(p.cfg.Name)),
+			Namespace: p.cfg.Namespace,
+			Principal: mustID(td, p.cfg.Namespace, p.cfg.ServiceAccount),
+		},
 		// The data plane's zero means its default; ours closes at once.
 		DrainTimeout: cmp.Or(p.cfg.DrainTimeout, -1),
 	})
@@ -307,6 +323,8 @@ func (p *Proxy) stop() error {
 	if dp := p.dataplane.Load(); dp != nil {
 		dp.Close()
 	}
+	// After the dataplane: its last requests' spans are flushed too.
+	errs = append(errs, p.tracer.Close())
 	if id := p.identity.Load(); id != nil {
 		errs = append(errs, id.Close())
 	}

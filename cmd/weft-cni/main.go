@@ -17,9 +17,14 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 
 	"github.com/weftmesh/weft/cni"
+	"github.com/weftmesh/weft/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("weft-cni"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == "install" {
 		code := runInstall(ctx, os.Args[2:], os.Stderr)

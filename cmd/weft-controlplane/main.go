@@ -34,9 +34,14 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/weftmesh/weft/controlplane"
+	"github.com/weftmesh/weft/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("weft-controlplane"))
+		return
+	}
 	cfg, logLevel, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "weft-controlplane:", err)
@@ -106,6 +111,7 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	fs.StringVar(&cfg.InjectorConfigMap, "injector-configmap", cfg.InjectorConfigMap, "Kubernetes mode: <namespace>/<name> of the ConfigMap configuring injection (key config.yaml)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err
 	}

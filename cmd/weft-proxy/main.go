@@ -24,9 +24,14 @@ import (
 
 	"github.com/weftmesh/weft/proxy"
 	"github.com/weftmesh/weft/proxy/status"
+	"github.com/weftmesh/weft/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("weft-proxy"))
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		os.Exit(initMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
@@ -56,6 +61,7 @@ func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.L
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", cfg.TrustDomain, "SPIFFE trust domain")
 	fs.StringVar(&cfg.Name, "name", cfg.Name, "name of the workload (pod) this proxy serves")
 	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "namespace of the workload")
+	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "workload name in metrics (a Deployment's; default: guessed from --name)")
 	fs.StringVar(&cfg.ServiceAccount, "service-account", cfg.ServiceAccount, "service account of the workload: its identity")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the credential shown to the CA")
 	fs.StringVar(&cfg.AdminAddress, "admin-address", cfg.AdminAddress, "address serving /ready, /metrics, /config_dump, /certs (keep on loopback)")
@@ -69,8 +75,11 @@ func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.L
 		cfg.ExcludeInboundPorts = append(cfg.ExcludeInboundPorts, ports...)
 		return err
 	})
+	fs.StringVar(&cfg.TracingOTLPEndpoint, "tracing-otlp-endpoint", cfg.TracingOTLPEndpoint, "OTLP collector for request spans: host:port (gRPC) or http(s)://host:port[/path] (OTLP/HTTP); empty: no spans, trace headers pass untouched")
+	fs.Float64Var(&cfg.TracingSampling, "tracing-sampling", cfg.TracingSampling, "share of the traces this proxy starts that are recorded, 0 to 1 (0.01 = 1%); incoming sampling decisions are kept")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err
 	}

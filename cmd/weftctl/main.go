@@ -34,9 +34,9 @@ type streams struct {
 // for a usage error (unknown command or flag, missing argument), 1 when
 // the command failed.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRootCmd(streams{in: stdin, out: stdout, err: stderr})
+	root := newRootCmd(streams{in: stdin, out: stdout, err: stderr}) //nolint:contextcheck // commands take ctx from cmd.Context(), set by ExecuteContext below
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx) //nolint:contextcheck // cobra hands ctx to every command's RunE as cmd.Context()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
@@ -60,7 +60,13 @@ func newRootCmd(s streams) *cobra.Command {
 		Long: `weftctl is Weft's command-line tool.
 
   weftctl demo               run the whole mesh on this machine and report
-  weftctl inject -f FILE     print workloads with the Weft sidecar injected`,
+  weftctl check [--pre]      can this cluster run Weft, does Weft work in it
+  weftctl install            install or upgrade Weft (--dry-run: print the YAML)
+  weftctl inject -f FILE     print workloads with the Weft sidecar injected
+  weftctl proxy-config POD   what a pod's sidecar applied
+  weftctl stat [NAMESPACE]   golden metrics per workload
+  weftctl explain --from POD METHOD URL
+                             what a request would meet, without sending it`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -76,6 +82,12 @@ func newRootCmd(s streams) *cobra.Command {
 	root.AddCommand(
 		newDemoCmd(s),
 		newInjectCmd(s),
+		newExplainCmd(s),
+		newCheckCmd(s),
+		newProxyConfigCmd(s),
+		newInstallCmd(s), newUninstallCmd(s),
+		newStatCmd(s),
+		newVersionCmd(s),
 	)
 	return root
 }

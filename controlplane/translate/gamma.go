@@ -216,8 +216,9 @@ func routeHashPolicies(m *model.Mesh, refs []servicePortRef) []*route.RouteActio
 
 // addRouteBackends adds to res the cluster and assignment of each service
 // port that routes send to, unless res has it already (a declared
-// outbound entry, or another route's backend).
-func addRouteBackends(m *model.Mesh, res Resources, refs []servicePortRef) error {
+// outbound entry, or another route's backend); b, when not nil, shares
+// them between the workloads of one Batch.
+func addRouteBackends(m *model.Mesh, res Resources, refs []servicePortRef, b *Batch) error {
 	have := map[string]bool{}
 	for _, r := range res[resource.ClusterType] {
 		have[cache.GetResourceName(r)] = true
@@ -228,7 +229,7 @@ func addRouteBackends(m *model.Mesh, res Resources, refs []servicePortRef) error
 			continue
 		}
 		have[name] = true
-		c, cla, err := outboundCluster(m, ref)
+		c, cla, err := b.outboundCluster(m, ref) // shared in a Batch
 		if err != nil {
 			return fmt.Errorf("route backend %s port %d: %w", ref.service, ref.port, err)
 		}

@@ -29,8 +29,8 @@ type outboundResources struct {
 
 // outbound returns, for one outbound entry, the plaintext listener on
 // LocalAddress:LocalPort (serviceListener), the EDS cluster with upstream
-// mTLS, and the cluster's load assignment.
-func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundResources, error) {
+// mTLS, and the cluster's load assignment (shared within b when not nil).
+func outbound(m *model.Mesh, w *model.Workload, o model.Outbound, b *Batch) (*outboundResources, error) {
 	if o.Service.Name == "" || o.Service.Namespace == "" {
 		return nil, errors.New("service needs a name and a namespace")
 	}
@@ -46,7 +46,7 @@ func outbound(m *model.Mesh, w *model.Workload, o model.Outbound) (*outboundReso
 	if err != nil {
 		return nil, err
 	}
-	if out.cluster, out.assignment, err = outboundCluster(m, ref); err != nil {
+	if out.cluster, out.assignment, err = b.outboundCluster(m, ref); err != nil { // shared in a Batch
 		return nil, err
 	}
 	return out, nil

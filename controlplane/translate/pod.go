@@ -40,8 +40,10 @@ import (
 // empty assignment, so that the proxy knows it and waits for endpoints.
 //
 // The work done follows the size of the scope: Services are found by
-// binary search (scope), never by scanning the mesh.
-func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
+// binary search (scope), never by scanning the mesh. Within a Batch (b
+// not nil) each service port's cluster and assignment are built once for
+// all the Pods that need them.
+func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 	if len(w.Ports) > 0 && !w.Address.IsValid() {
 		return nil, errors.New("pod serves ports but has no address")
 	}
@@ -61,7 +63,7 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 				// cluster and listener, those of the first (servicePort).
 				continue
 			}
-			c, cla, err := outboundCluster(m, ref)
+			c, cla, err := b.outboundCluster(m, ref) // shared in a Batch
 			if err != nil {
 				return nil, fmt.Errorf("service %s port %d: %w", ref.service, sp.Port, err)
 			}
@@ -86,7 +88,7 @@ func podProxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 			}
 		}
 	}
-	if err := addRouteBackends(m, res, backends); err != nil {
+	if err := addRouteBackends(m, res, backends, b); err != nil {
 		return nil, err
 	}
 

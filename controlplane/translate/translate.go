@@ -38,14 +38,16 @@ func Proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	if m == nil || w == nil {
 		return nil, errors.New("translate: nil mesh or workload")
 	}
-	res, err := proxy(m, w)
+	res, err := proxy(m, w, nil)
 	if err != nil {
 		return nil, fmt.Errorf("translating workload %s: %w", w.Key(), err)
 	}
 	return res, nil
 }
 
-func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
+// proxy translates w; b, when not nil, shares clusters between the
+// workloads of one Batch.
+func proxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 	if m.TrustDomain.IsZero() {
 		return nil, errors.New("mesh has no trust domain")
 	}
@@ -55,7 +57,7 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	if w.Pod {
 		// A Pod's sidecar captures its traffic: it gets the Services of
 		// its scope, not listeners on Ports and Outbound (podProxy).
-		return podProxy(m, w)
+		return podProxy(m, w, b)
 	}
 	if len(w.Ports) > 0 && !w.Address.IsValid() {
 		return nil, errors.New("workload serves ports but has no address")
@@ -78,7 +80,7 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 	}
 	var backends []servicePortRef
 	for _, o := range w.Outbound {
-		out, err := outbound(m, w, o)
+		out, err := outbound(m, w, o, b)
 		if err != nil {
 			return nil, fmt.Errorf("outbound %s port %d: %w", o.Service, o.Port, err)
 		}
@@ -90,7 +92,7 @@ func proxy(m *model.Mesh, w *model.Workload) (Resources, error) {
 		}
 		backends = append(backends, out.backends...)
 	}
-	if err := addRouteBackends(m, res, backends); err != nil {
+	if err := addRouteBackends(m, res, backends, b); err != nil {
 		return nil, err
 	}
 

@@ -9,7 +9,8 @@ import (
 	"github.com/weftmesh/weft/controlplane/ca"
 )
 
-// Path is where the webhook is served; install/webhook.yaml points at it.
+// Path is where the webhook is served; the Helm chart's webhook
+// configuration (install/helm/weft) points at it.
 const Path = "/inject"
 
 // Config configures a Server. Start from Default.

@@ -1,27 +1,32 @@
 package webhook
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/weftmesh/weft/install/helm"
 )
 
-// installedConfiguration decodes install/webhook.yaml strictly: a field
-// the API does not know fails the test.
+// installedConfiguration decodes the Helm chart's webhook configuration
+// (install/helm/weft/templates/mutatingwebhookconfiguration.yaml, as
+// rendered) strictly: a field the API does not know fails the test.
 func installedConfiguration(t testing.TB) *admissionregistrationv1.MutatingWebhookConfiguration {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "install", "webhook.yaml"))
+	objs, err := helm.Render(helm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := helm.Find(objs, "MutatingWebhookConfiguration", Default().ConfigurationName)
+	if o == nil {
+		t.Fatalf("the chart renders no MutatingWebhookConfiguration %s", Default().ConfigurationName)
+	}
 	var mwc admissionregistrationv1.MutatingWebhookConfiguration
-	if err := yaml.UnmarshalStrict(data, &mwc); err != nil {
-		t.Fatalf("install/webhook.yaml: %v", err)
+	if err := yaml.UnmarshalStrict(o.YAML(), &mwc); err != nil {
+		t.Fatalf("the chart's webhook configuration: %v", err)
 	}
 	return &mwc
 }
@@ -30,10 +35,10 @@ func TestInstallManifest(t *testing.T) {
 	mwc := installedConfiguration(t)
 	d := Default()
 	if mwc.APIVersion != "admissionregistration.k8s.io/v1" || mwc.Kind != "MutatingWebhookConfiguration" || mwc.Name != d.ConfigurationName {
-		t.Fatalf("install/webhook.yaml is %s %s %q, want admissionregistration.k8s.io/v1 MutatingWebhookConfiguration %q", mwc.APIVersion, mwc.Kind, mwc.Name, d.ConfigurationName)
+		t.Fatalf("the chart's webhook configuration is %s %s %q, want admissionregistration.k8s.io/v1 MutatingWebhookConfiguration %q", mwc.APIVersion, mwc.Kind, mwc.Name, d.ConfigurationName)
 	}
 	if len(mwc.Webhooks) != 1 {
-		t.Fatalf("install/webhook.yaml has %d webhooks, want 1", len(mwc.Webhooks))
+		t.Fatalf("the chart's webhook configuration has %d webhooks, want 1", len(mwc.Webhooks))
 	}
 	w := mwc.Webhooks[0]
 	svc := w.ClientConfig.Service
@@ -61,7 +66,7 @@ func TestInstallManifest(t *testing.T) {
 	}
 	for _, c := range checks {
 		if !c.ok {
-			t.Errorf("install/webhook.yaml: want %s; webhook is %+v", c.what, w)
+			t.Errorf("the chart's webhook configuration: want %s; webhook is %+v", c.what, w)
 		}
 	}
 }

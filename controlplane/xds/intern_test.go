@@ -8,7 +8,7 @@ import (
 )
 
 func TestIdenticalResourcesAreShared(t *testing.T) {
-	s := New(Config{})
+	s := New(Config{AllWorkloads: true}) // reads snapshots without streams
 	assignment := func(node string) any {
 		snap, err := s.cache.GetSnapshot(node)
 		if err != nil {

@@ -4,10 +4,13 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the server's Prometheus series, all named weft_xds_*.
 type metrics struct {
-	pushes    prometheus.Counter
-	nacks     *prometheus.CounterVec
-	rejected  prometheus.Counter
-	connected *prometheus.GaugeVec
+	pushes prometheus.Counter
+	// translations counts workloads translated, on updates and when
+	// proxies connect.
+	translations prometheus.Counter
+	nacks        *prometheus.CounterVec
+	rejected     prometheus.Counter
+	connected    *prometheus.GaugeVec
 	// pushLatency runs from the start of an Update to the moment one
 	// proxy's changed snapshot is set.
 	pushLatency prometheus.Histogram
@@ -24,6 +27,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pushes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weft_xds_snapshots_total",
 			Help: "Snapshots set for proxies (one per proxy whose configuration changed).",
+		}),
+		translations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weft_xds_translations_total",
+			Help: "Workloads translated into a configuration, on mesh updates and when a proxy without a snapshot connects (only connected proxies are translated).",
 		}),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weft_xds_nacks_total",
@@ -61,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.connected.WithLabelValues(v)
 	}
 	if reg != nil {
-		reg.MustRegister(m.pushes, m.nacks, m.rejected, m.connected, m.pushLatency, m.ackLatency, m.snapshotBytes, m.resources)
+		reg.MustRegister(m.pushes, m.translations, m.nacks, m.rejected, m.connected, m.pushLatency, m.ackLatency, m.snapshotBytes, m.resources)
 	}
 	return m
 }

@@ -38,7 +38,7 @@ func proxylessMesh() *model.Mesh {
 // TestProxylessSnapshots: Update gives a proxyless workload Proxyless's
 // resources, in the proxyless cache; sidecars stay in the ADS one.
 func TestProxylessSnapshots(t *testing.T) {
-	s := New(Config{})
+	s := New(Config{AllWorkloads: true}) // reads snapshots without streams
 	m := proxylessMesh()
 	if err := s.Update(t.Context(), m); err != nil {
 		t.Fatal(err)

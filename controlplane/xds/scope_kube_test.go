@@ -107,7 +107,7 @@ func TestIncrementalUpdateMatchesFullFromKubernetes(t *testing.T) {
 			fast: true, reached: []string{"a-0.ns1", "a-2.ns1", "b-0.ns1"}},
 	}
 	x := kube.NewIndex(td)
-	s := New(Config{})
+	s := New(Config{AllWorkloads: true}) // reads snapshots without streams
 	for i, step := range steps {
 		for _, e := range step.events {
 			if e.deleted {
@@ -135,7 +135,7 @@ func TestIncrementalUpdateMatchesFullFromKubernetes(t *testing.T) {
 			}
 		}
 		errInc := s.Update(t.Context(), m)
-		fresh := New(Config{})
+		fresh := New(Config{AllWorkloads: true})
 		errFull := fresh.Update(t.Context(), m)
 		if (errInc == nil) != (errFull == nil) {
 			t.Fatalf("step %d (%s): incremental error %v, full error %v", i, step.name, errInc, errFull)

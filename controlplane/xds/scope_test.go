@@ -145,10 +145,10 @@ func TestIncrementalUpdateMatchesFull(t *testing.T) {
 			m.Workloads = slices.DeleteFunc(m.Workloads, func(w model.Workload) bool { return w.Name == "ep-b-1" })
 		}),
 	)
-	s := New(Config{})
+	s := New(Config{AllWorkloads: true}) // reads snapshots without streams
 	for i, m := range steps {
 		errInc := s.Update(t.Context(), m)
-		fresh := New(Config{})
+		fresh := New(Config{AllWorkloads: true})
 		errFull := fresh.Update(t.Context(), m)
 		if (errInc == nil) != (errFull == nil) {
 			t.Fatalf("step %d: incremental error %v, full error %v", i, errInc, errFull)

@@ -33,9 +33,26 @@ type Config struct {
 	// read it; past it the stream is closed (the proxy reconnects and
 	// resumes). Zero means DefaultSendTimeout, a negative value no bound.
 	SendTimeout time.Duration
+	// Grace is how long a workload's snapshot outlives its last stream
+	// on this server, so that a proxy reconnecting within it finds its
+	// configuration as it left it (and up to date) and is sent nothing
+	// new. Zero means DefaultGrace, a negative value none (the snapshot
+	// goes with the stream).
+	Grace time.Duration
+	// AllWorkloads makes Update translate every workload of the mesh and
+	// keep a snapshot for each, connected or not: the behaviour before
+	// snapshots followed the streams (connected.go), for tests that read
+	// snapshots without opening streams and for comparisons.
+	AllWorkloads bool
 }
 
-// Server holds one snapshot per workload and serves them over ADS.
+// DefaultGrace is Config.Grace's default: long enough for a proxy's
+// reconnection (its backoff starts under a second), short enough that
+// the memory of proxies that went follows them.
+const DefaultGrace = 10 * time.Second
+
+// Server holds one snapshot per connected workload and serves them over
+// ADS.
 type Server struct {
 	log     *slog.Logger
 	cache   cachev3.SnapshotCache
@@ -50,6 +67,18 @@ type Server struct {
 	counts   map[string]map[string]int // resources per type of each node's snapshot
 	failed   map[string]error          // nodes whose last translation failed
 	interned *interner
+
+	// Which workloads have snapshots (connected.go).
+	all   bool
+	grace time.Duration
+	// held are the nodes whose snapshots Update keeps: connected, or
+	// disconnected less than grace ago (unused when all).
+	held map[string]bool
+	// expiry holds the timer of each held node that has no stream.
+	expiry map[string]*time.Timer
+	// batch shares clusters between the translations of one mesh: those
+	// of the last Update and of the proxies that connect after it.
+	batch atomic.Pointer[translate.Batch]
 }
 
 // New returns a Server holding no configuration.
@@ -66,6 +95,10 @@ func New(cfg Config) *Server {
 		failed:   map[string]error{},
 		interned: newInterner(),
 		metrics:  newMetrics(cfg.Registerer),
+		all:      cfg.AllWorkloads,
+		grace:    cmp.Or(cfg.Grace, DefaultGrace),
+		held:     map[string]bool{},
+		expiry:   map[string]*time.Timer{},
 	}
 	// Proxyless gRPC clients get a cache of their own (proxyless.go).
 	s.cache = withProxyless(s.cache, cacheLogger{log: log}, s.isProxyless)
@@ -74,6 +107,9 @@ func New(cfg Config) *Server {
 		s.sendTimeout = DefaultSendTimeout
 	}
 	s.streams = newStreams(log, s.metrics, s.authorize)
+	if !s.all {
+		s.streams.up, s.streams.down = s.connected, s.disconnected
+	}
 	return s
 }
 
@@ -97,7 +133,10 @@ func (s *Server) Register(ctx context.Context, g *grpc.Server) {
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, &boundedADS{Server: srv, timeout: s.sendTimeout})
 }
 
-// Update translates the mesh for every workload and replaces its snapshot;
+// Update translates the mesh for every workload that has a stream open on
+// this server (or closed its last one less than Config.Grace ago; every
+// workload with Config.AllWorkloads) and replaces its snapshot; a workload
+// that connects later gets its snapshot then (connected.go), and
 // workloads no longer in the mesh lose theirs. When m differs from the
 // previous mesh only in endpoints and a few workloads, the workloads that
 // change cannot reach keep their snapshots untranslated (affectedBy). On
@@ -123,6 +162,12 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 			todo[i] = i
 		}
 	}
+	if !s.all {
+		// Only the nodes that have, or are about to get, a stream here.
+		todo = slices.DeleteFunc(todo, func(i int) bool { return !s.held[m.Workloads[i].NodeID()] })
+	}
+	batch := translate.NewBatch(m)
+	s.batch.Store(batch)
 
 	// Translation dominates an update and each workload's is independent:
 	// spread it over the CPUs, then set the changed snapshots in order.
@@ -140,11 +185,7 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 					return
 				}
 				w := &m.Workloads[todo[n]]
-				translateFn := translate.Proxy
-				if w.Proxyless {
-					translateFn = translate.Proxyless // a grpc-go xds:/// client
-				}
-				res, err := translateFn(m, w)
+				res, err := s.translate(batch, w)
 				if err != nil {
 					out[n] = prepared{err: err}
 					continue
@@ -159,7 +200,7 @@ func (s *Server) Update(ctx context.Context, m *model.Mesh) error {
 	for n, i := range todo {
 		w := &m.Workloads[i]
 		node := w.NodeID()
-		if err := s.commitLocked(ctx, node, out[n], start); err != nil {
+		if err := s.commitLocked(ctx, node, out[n], start, false); err != nil {
 			err = fmt.Errorf("workload %s: %w", w.Key(), err)
 			s.failed[node] = err
 			errs[i] = err
@@ -261,11 +302,12 @@ func (s *Server) prepare(node string, res translate.Resources) prepared {
 // setLocked sets node's snapshot unless its version is unchanged; start is
 // when the update that produced res began, for the push latency.
 func (s *Server) setLocked(ctx context.Context, node string, res translate.Resources, start time.Time) error {
-	return s.commitLocked(ctx, node, s.prepare(node, res), start)
+	return s.commitLocked(ctx, node, s.prepare(node, res), start, false)
 }
 
-// commitLocked sets a prepared snapshot.
-func (s *Server) commitLocked(ctx context.Context, node string, p prepared, start time.Time) error {
+// commitLocked sets a prepared snapshot; connect tells that it is set
+// because node connected, not by an update.
+func (s *Server) commitLocked(ctx context.Context, node string, p prepared, start time.Time, connect bool) error {
 	if p.err != nil || p.res == nil {
 		return p.err
 	}
@@ -282,14 +324,16 @@ func (s *Server) commitLocked(ctx context.Context, node string, p prepared, star
 	// Recorded first: SetSnapshot answers open watches, and an ACK may come
 	// back before it returns.
 	now := time.Now()
-	s.streams.pushed(node, p.version, now)
+	s.streams.pushed(node, p.version, now, connect)
 	if err := s.cache.SetSnapshot(ctx, node, snap); err != nil {
 		return fmt.Errorf("setting snapshot: %w", err)
 	}
 	s.versions[node] = p.version
 	s.countLocked(node, p.res)
 	s.metrics.pushes.Inc()
-	s.metrics.pushLatency.Observe(now.Sub(start).Seconds())
+	if !connect {
+		s.metrics.pushLatency.Observe(now.Sub(start).Seconds())
+	}
 	s.metrics.snapshotBytes.Observe(float64(p.size))
 	s.log.Debug("snapshot set", "node", node, "version", p.version, "bytes", p.size)
 	return nil

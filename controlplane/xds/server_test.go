@@ -67,7 +67,7 @@ func version(t *testing.T, s *Server, node string) string {
 }
 
 func TestUpdateVersionsFollowContent(t *testing.T) {
-	s := New(Config{})
+	s := New(Config{AllWorkloads: true}) // reads snapshots without streams
 	ctx := t.Context()
 	if err := s.Update(ctx, testMesh("192.0.2.3")); err != nil {
 		t.Fatal(err)

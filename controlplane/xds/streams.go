@@ -74,6 +74,9 @@ type sentResponse struct{ nonce, version string }
 type push struct {
 	version string
 	at      time.Time
+	// connect: set because the node connected, not by an update; its
+	// ACK measures the connection, not a push, and is not timed.
+	connect bool
 }
 
 // streams implements go-control-plane's server callbacks: it authorizes
@@ -83,8 +86,15 @@ type streams struct {
 	metrics   *metrics
 	authorize func(node string, peer spiffeid.ID) error
 
+	// up and down are told, outside mu, that a node's first authorized
+	// stream opened (before its request is answered) or its last one
+	// closed (connected.go); nil: nobody is.
+	up, down func(node string)
+
 	mu    sync.Mutex
 	byKey map[streamKey]*stream
+	// nodes counts each node's authorized open streams.
+	nodes map[string]int
 	// pushes are the last recentPushes snapshots set per node, oldest
 	// first: under a burst of updates a proxy may ACK a version after the
 	// next one has been set.
@@ -99,6 +109,7 @@ func newStreams(log *slog.Logger, m *metrics, authorize func(string, spiffeid.ID
 		metrics:   m,
 		authorize: authorize,
 		byKey:     map[streamKey]*stream{},
+		nodes:     map[string]int{},
 		pushes:    map[string][]push{},
 	}
 }
@@ -142,32 +153,78 @@ func (s *streams) open(ctx context.Context, key streamKey) error {
 
 func (s *streams) closed(key streamKey) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var gone string // a node whose last stream this was
 	if st := s.byKey[key]; st != nil && st.status != nil {
 		s.metrics.connected.WithLabelValues(key.variant()).Dec()
+		if s.dropNodeLocked(st.status.Node) {
+			gone = st.status.Node
+		}
 	}
 	delete(s.byKey, key)
+	s.mu.Unlock()
+	if gone != "" && s.down != nil {
+		s.down(gone)
+	}
+}
+
+// dropNodeLocked counts one stream of node less and reports whether it
+// was the last.
+func (s *streams) dropNodeLocked(node string) bool {
+	if s.nodes[node]--; s.nodes[node] > 0 {
+		return false
+	}
+	delete(s.nodes, node)
+	return true
+}
+
+// connected reports whether node has an authorized open stream.
+func (s *streams) connected(node string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodes[node] > 0
 }
 
 // request authorizes the node of every request, then records an ACK or a
 // NACK. The node is checked on each request, not just the first, because a
 // client may change it mid-stream. A delta request names the response it
 // acknowledges by nonce only; its version is looked up in what was sent.
+//
+// A node's first stream is announced (up) before request returns, hence
+// before go-control-plane looks for the node's snapshot; a stream that
+// switches nodes counts as leaving the old one (down).
 func (s *streams) request(key streamKey, node *corev3.Node, typeURL, version, nonce string, nack *string) error {
+	up, down, err := s.requestLocked(key, node, typeURL, version, nonce, nack)
+	if down != "" && s.down != nil {
+		s.down(down)
+	}
+	if up != "" && s.up != nil {
+		s.up(up)
+	}
+	return err
+}
+
+// requestLocked is request under s.mu; it returns the node whose first
+// stream this became and the node whose last stream it was, if any.
+func (s *streams) requestLocked(key streamKey, node *corev3.Node, typeURL, version, nonce string, nack *string) (up, down string, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.byKey[key]
 	if st == nil {
-		return status.Error(codes.Internal, "request on a stream that was never opened")
+		return "", "", status.Error(codes.Internal, "request on a stream that was never opened")
 	}
 	if st.status == nil || (node != nil && node.GetId() != st.status.Node) {
 		if err := s.authorize(node.GetId(), st.peer); err != nil {
 			s.metrics.rejected.Inc()
 			s.log.Warn("xDS stream refused", "node", node.GetId(), "peer", st.peer.String(), "error", err)
-			return err
+			return "", "", err
 		}
 		if st.status == nil {
 			s.metrics.connected.WithLabelValues(key.variant()).Inc()
+		} else if s.dropNodeLocked(st.status.Node) {
+			down = st.status.Node
+		}
+		if s.nodes[node.GetId()]++; s.nodes[node.GetId()] == 1 {
+			up = node.GetId()
 		}
 		st.status = &ProxyStatus{
 			Node: node.GetId(), Identity: st.peer.String(), Variant: key.variant(),
@@ -190,7 +247,7 @@ func (s *streams) request(key streamKey, node *corev3.Node, typeURL, version, no
 		delete(st.status.Nacked, typeURL)
 		s.observeACKLocked(st, typeURL, version)
 	}
-	return nil
+	return up, down, nil
 }
 
 // observeACKLocked records how long the proxy took to accept one of the
@@ -202,7 +259,7 @@ func (s *streams) observeACKLocked(st *stream, typeURL, version string) {
 		return
 	}
 	for _, p := range s.pushes[st.status.Node] {
-		if p.version == version && !st.status.Since.After(p.at) {
+		if p.version == version && !p.connect && !st.status.Since.After(p.at) {
 			st.timed[typeURL] = version
 			s.metrics.ackLatency.WithLabelValues(typeURL).Observe(time.Since(p.at).Seconds())
 			return
@@ -220,11 +277,12 @@ func (s *streams) deltaResponse(key streamKey, resp *discoveryv3.DeltaDiscoveryR
 	}
 }
 
-// pushed records that node's snapshot is now version, set at time at.
-func (s *streams) pushed(node, version string, at time.Time) {
+// pushed records that node's snapshot is now version, set at time at
+// (connect: because the node connected).
+func (s *streams) pushed(node, version string, at time.Time, connect bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ps := append(s.pushes[node], push{version: version, at: at})
+	ps := append(s.pushes[node], push{version: version, at: at, connect: connect})
 	if len(ps) > recentPushes {
 		ps = slices.Delete(ps, 0, len(ps)-recentPushes)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/weftmesh/weft/proxy/capture"
+	"github.com/weftmesh/weft/proxy/meshmetrics"
+	"github.com/weftmesh/weft/proxy/tracing"
 )
 
 // Defaults for the zero values of Config.
@@ -49,6 +51,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+	// Workload is the workload this proxy serves, for the source and
+	// destination labels of weft_requests_total and weft_tcp_* and the
+	// workload headers between sidecars (package meshmetrics).
+	Workload meshmetrics.Workload
+	// Tracer, when not nil, traces the requests of HTTP listeners
+	// (package tracing); nil passes their trace headers on untouched.
+	Tracer *tracing.Tracer
 
 	// HandshakeTimeout bounds the TLS handshake of inbound connections;
 	// zero means DefaultHandshakeTimeout.

@@ -26,9 +26,9 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 
 	// The listener filters share one budget on plaintext; the HTTP
 	// inspector gets a new one after a TLS handshake.
-	deadline := time.Now().Add(sniffBudget)
-	transport := ""
 	chains := cfg.portChains(dst.Port())
+	deadline := time.Now().Add(inspectBudget(chains, d.cfg.HandshakeTimeout))
+	transport := ""
 	if cfg.tlsInspect && (!cfg.destPorts || slices.ContainsFunc(chains, func(c *chainConfig) bool { return c.transport != "" })) {
 		var result string
 		transport, result, down = inspectTLS(down, deadline)
@@ -119,10 +119,12 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 	m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultOK).Inc()
 	log.Debug("connection proxied", "cluster", chain.cluster, "endpoint", ep.address, "peer_id", peer)
 
+	tc := m.mesh.OpenConn(d.tcpLabels(cfg.direction, chain.cluster, peer))
+	defer tc.Close()
 	res, err := tcpproxy.Join(ctx, down, up, tcpproxy.Options{
 		IdleTimeout:  chain.idleTimeout,
-		ToUpstream:   m.bytes.WithLabelValues(cfg.name, "to_upstream"),
-		ToDownstream: m.bytes.WithLabelValues(cfg.name, "to_downstream"),
+		ToUpstream:   counters{m.bytes.WithLabelValues(cfg.name, "to_upstream"), tc.Received},
+		ToDownstream: counters{m.bytes.WithLabelValues(cfg.name, "to_downstream"), tc.Sent},
 	})
 	log.Debug("connection closed", "to_upstream", res.ToUpstream, "to_downstream", res.ToDownstream, "error", err)
 }

@@ -80,6 +80,8 @@ func New(cfg Config) *Dataplane {
 		Clusters:   httpClusters{d},
 		Logger:     cfg.Logger,
 		Registerer: cfg.Registerer,
+		Workload:   cfg.Workload,
+		Tracer:     cfg.Tracer,
 	})
 	return d
 }

@@ -54,6 +54,7 @@ func (h httpClusters) PickHashed(listener, cluster string, pc lb.PickContext) (h
 		Key:     upstreamKey{cluster: c, listener: listener, address: picked},
 		Address: picked,
 		HTTP2:   c.http2,
+		MTLS:    c.tls != nil,
 		Dial: func(ctx context.Context, address string) (net.Conn, string, error) {
 			return d.dialEndpoint(ctx, listener, c, address)
 		},

@@ -5,7 +5,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weftmesh/weft/proxy/meshmetrics"
 	"github.com/weftmesh/weft/proxy/rbac"
+	"github.com/weftmesh/weft/proxy/tcpproxy"
 )
 
 // Results of weft_proxy_connections_total.
@@ -30,6 +32,8 @@ type metrics struct {
 	tlsDetections   *prometheus.CounterVec
 	// authz counts RBAC decisions; HTTP listeners share its counters.
 	authz *rbac.Metrics
+	// mesh has weft_tcp_*; the HTTP proxy shares its collectors.
+	mesh *meshmetrics.Metrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -60,6 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"listener", "result"}),
 	}
 	m.authz = rbac.NewMetrics(reg)
+	m.mesh = meshmetrics.New(reg)
 	if reg == nil {
 		return m
 	}
@@ -83,4 +88,31 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		}
 	}
 	return c
+}
+
+// tcpLabels says who talks to whom on a proxied TCP connection: the
+// verified client on inbound listeners, the verified server (peer) on
+// the others.
+func (d *Dataplane) tcpLabels(direction, cluster, peer string) *meshmetrics.Labels {
+	self := d.cfg.Workload
+	l := &meshmetrics.Labels{DestinationService: meshmetrics.ServiceOf(cluster)}
+	if direction == directionInbound {
+		l.Reporter = meshmetrics.ReporterDestination
+		l.SourceNamespace, l.SourcePrincipal = meshmetrics.NamespaceOf(peer), peer
+		l.DestinationWorkload, l.DestinationNamespace, l.DestinationPrincipal = self.Name, self.Namespace, self.Principal
+		return l
+	}
+	l.Reporter = meshmetrics.ReporterSource
+	l.SourceWorkload, l.SourceNamespace, l.SourcePrincipal = self.Name, self.Namespace, self.Principal
+	l.DestinationNamespace, l.DestinationPrincipal = meshmetrics.NamespaceOf(peer), peer
+	return l
+}
+
+// counters adds to several counters at once.
+type counters []tcpproxy.Counter
+
+func (cs counters) Add(v float64) {
+	for _, c := range cs {
+		c.Add(v)
+	}
 }

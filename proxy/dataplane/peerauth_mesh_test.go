@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -390,4 +391,24 @@ func TestPlaintextListenerDirection(t *testing.T) {
 			expect(t, reg, "weft_proxy_connections_total", connections(tt.name, tt.want, "", "ok"), 1)
 		})
 	}
+}
+
+// TestPermissiveHTTPPortWaitsForASlowClientHello is a mesh client on a
+// loaded machine whose ClientHello comes 300 ms after the connection: on a
+// PERMISSIVE HTTP port (every chain HTTP, so the client speaks first) the
+// TLS inspector waits for it rather than taking the connection for
+// plaintext after 100 ms.
+func TestPermissiveHTTPPortWaitsForASlowClientHello(t *testing.T) {
+	m := newHTTPMesh(t, startHTTPApp(t), false)
+	l := httpInboundListener(t, inboundName, "127.0.0.1:0")
+	must(t, m.server.OnListeners(t.Context(), []*listenerv3.Listener{permissive(t, l)}))
+
+	raw, err := net.Dial("tcp", m.inbound)
+	must(t, err)
+	defer raw.Close()
+	time.Sleep(300 * time.Millisecond) // three times the inspector's 100 ms budget for TCP ports
+	// No client certificate: the handshake itself fails, but only after
+	// the inspector has seen TLS.
+	_ = tls.Client(raw, &tls.Config{InsecureSkipVerify: true}).HandshakeContext(t.Context())
+	expect(t, m.srvMetrics, "weft_proxy_tls_detection_total", map[string]string{"listener": inboundName, "result": "tls"}, 1)
 }

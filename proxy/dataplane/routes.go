@@ -105,6 +105,7 @@ func (rt routeTable) Route(r *http.Request) (httpproxy.Action, bool) {
 		return a, true
 	}
 	if dec.Route != nil {
+		a.Route = dec.Route.Name
 		a.Timeout = dec.Route.Timeout
 		a.Retry = retryPolicy(dec.Route.Retry)
 		a.HashPolicy = dec.Route.HashPolicy

@@ -23,6 +23,21 @@ import (
 // inspectors share one budget from the accept.
 const sniffBudget = 100 * time.Millisecond
 
+// inspectBudget is how long the listener filters may wait for the first
+// bytes of a connection that may take chains: sniffBudget when one of them
+// proxies TCP (its app may speak first), else wait, as the TLS handshake
+// would (handshake): HTTP clients always speak first, and on a loaded
+// machine a client's ClientHello can come later than 100 ms after the
+// accept — taking it for plaintext then breaks a mesh connection.
+func inspectBudget(chains []*chainConfig, handshake time.Duration) time.Duration {
+	for _, c := range chains {
+		if c.http == nil {
+			return sniffBudget
+		}
+	}
+	return handshake
+}
+
 // sniffMaxBytes bounds what the inspector reads before deciding: an HTTP/1
 // request line longer than that is treated as TCP.
 const sniffMaxBytes = 8 << 10

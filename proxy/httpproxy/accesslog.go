@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/proxy/rbac"
+	"github.com/weftmesh/weft/proxy/tracing"
 )
 
 // FlagDownstreamDisconnect is a request whose client went away before the
@@ -121,9 +122,11 @@ func noteAuthz(ctx context.Context, d rbac.Decision) {
 	}
 }
 
-// serveLogged is ServeHTTP, followed by an access log line when the
-// listener has an access log.
+// serveLogged gives the request an x-request-id when it has none, then
+// is ServeHTTP, followed by an access log line when the listener has an
+// access log.
 func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
+	tracing.EnsureRequestID(r.Header)
 	info := infoFrom(r.Context())
 	if info == nil || info.listener.AccessLog == nil {
 		p.ServeHTTP(w, r)

@@ -131,6 +131,13 @@ func TestAccessLog(t *testing.T) {
 				t.Errorf("start_time %v, duration_ms %d", got.StartTime, got.DurationMillis)
 			}
 			got.StartTime, got.DurationMillis = time.Time{}, 0
+			if tt.want.XRequestID == "" {
+				// A request without x-request-id gets a UUID (tracing.EnsureRequestID).
+				if len(got.XRequestID) != 36 {
+					t.Errorf("x_request_id %q, want a generated UUID", got.XRequestID)
+				}
+				got.XRequestID = ""
+			}
 			if got != tt.want {
 				t.Errorf("logged %+v\nwant   %+v", got, tt.want)
 			}

@@ -26,7 +26,8 @@
 // start_time, method, path, protocol, response_code, response_flags ("-"
 // or DC, DPE, NR, NC, UH, UF, UT, UO, URX, UPE), bytes_received,
 // bytes_sent, duration_ms, upstream_host, upstream_cluster, peer_id (the
-// downstream mTLS client) and x_request_id when the request has one, and
+// downstream mTLS client) and x_request_id (a request without one gets a
+// UUID, forwarded with it: tracing.EnsureRequestID), and
 // on listeners with RBAC filters authz_policy, authz_reason and
 // authz_audit.
 //
@@ -96,10 +97,27 @@
 // with NR; a cluster that does not exist is 503 NC, one without endpoints
 // 503 UH; a failed upstream connection or request is 503 UF.
 //
-// Metrics (on Config.Registerer):
+// With a Config.Tracer, every request gets a span (SERVER on inbound
+// listeners, CLIENT on the others) named by its route, or cluster, and
+// each upstream attempt carries that span's context in W3C and B3
+// headers (tracing.go, package tracing); without one, trace headers pass
+// untouched.
+//
+// Metrics (on Config.Registerer): weft_requests_total and
+// weft_request_duration_seconds (package meshmetrics, docs/metrics.md),
+// labelled with the source and destination workloads, response code,
+// flags and gRPC status, and per listener
 //
 //	weft_proxy_http_requests_total{listener,direction,code_class,peer_id}
 //	weft_proxy_http_request_duration_seconds{listener,direction}
+//
+// The peer's workload name comes from the x-weft-* headers between
+// sidecars (peer.go): an outbound listener sends Config.Workload with
+// requests to mTLS targets (Target.MTLS) and reads the server's from the
+// response; an inbound listener reads the client's from the request and
+// sends its own with responses to mTLS clients. Both delete what they
+// read, so apps never see these fields, and claims from plaintext peers,
+// or for another namespace than the peer certificate's, are ignored.
 //
 // code_class is 1xx…5xx; peer_id is the verified SPIFFE ID of the mTLS
 // peer: the client on inbound listeners, the upstream server on outbound

@@ -15,7 +15,9 @@ import (
 
 	"github.com/weftmesh/weft/proxy/httpguard"
 	"github.com/weftmesh/weft/proxy/lb"
+	"github.com/weftmesh/weft/proxy/meshmetrics"
 	"github.com/weftmesh/weft/proxy/route"
+	"github.com/weftmesh/weft/proxy/tracing"
 )
 
 // flagHeader carries the response flags of local answers, and of
@@ -31,17 +33,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := info.listener
-	ex := &exchange{p: p, w: w, r: r, info: info, peer: info.peer}
+	ex := &exchange{p: p, r: r, info: info, peer: info.peer}
+	ex.w = &peerWriter{ResponseWriter: w, ex: ex}
 	if l.Direction != "inbound" {
 		ex.peer = "" // the upstream server's, once known
 	}
+	ex.takeSource()
+	ex.span = p.startSpan(r, l)
 	defer info.streamEnded(r.Context(), start)
 	defer func() {
 		d := time.Since(start)
 		p.metrics.observe(l.Name, l.Direction, ex.status, ex.peer, d)
+		ex.observeMesh(&meshmetrics.Request{Duration: d})
 		p.log.Debug("request served", "listener", l.Name, "method", r.Method, "path", r.URL.Path,
 			"status", ex.status, "peer_id", ex.peer, "duration", d)
 	}()
+	defer func() { ex.span.End(ex.status, ex.peer, ex.w.Header().Get(flagHeader)) }()
 	ex.serve(r.Context())
 }
 
@@ -59,6 +66,14 @@ type exchange struct {
 	// the first pick, and the attempt number.
 	pc     lb.PickContext
 	picked bool
+	// remote is the workload at the other end, for weft_requests_total:
+	// the client on inbound listeners, the server on outbound ones.
+	remote meshmetrics.Peer
+	// cluster is the routed cluster; grpcStatus the forwarded
+	// response's grpc-status.
+	cluster, grpcStatus string
+	// span is the request's span; nil without tracing.
+	span *tracing.Span
 }
 
 // HashedClusters is a Clusters that also balances on a request's hash
@@ -172,6 +187,8 @@ func (ex *exchange) serve(ctx context.Context) {
 		ex.local(http.StatusNotFound, FlagNoRoute, "")
 		return
 	}
+	ex.cluster = action.Cluster
+	ex.span.SetName(operationName(action))
 	if action.Status > 0 {
 		ex.direct(action)
 		return
@@ -213,6 +230,7 @@ func (ex *exchange) prepare(ctx context.Context, action Action, target Target, b
 	if action.Rewrite != nil {
 		action.Rewrite(out)
 	}
+	ex.addSource(out, target)
 	if r.ProtoMajor >= 2 && !target.HTTP2 {
 		// HTTP/2 fields about to become HTTP/1 lines.
 		if err := httpguard.ValidateH2ToH1(out.Header); err != nil {
@@ -221,6 +239,7 @@ func (ex *exchange) prepare(ctx context.Context, action Action, target Target, b
 		}
 	}
 	httpguard.StripHopByHop(out.Header)
+	ex.span.Inject(out.Header)
 	// Answered by the server already; the upstream gets the body at once.
 	out.Header.Del("Expect")
 	if _, ok := out.Header["User-Agent"]; !ok {
@@ -264,6 +283,7 @@ func (ex *exchange) respond(action Action, resp *http.Response) {
 		// Abort the stream so the client sees an error, not a short body.
 		panic(http.ErrAbortHandler)
 	}
+	ex.noteGRPCStatus(resp)
 	// Trailers, announced or not, follow the body.
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv

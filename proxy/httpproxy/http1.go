@@ -176,6 +176,7 @@ func (p *Proxy) refuseHead(info *connInfo, c net.Conn, bw *bufio.Writer, start t
 	}
 	l := info.listener
 	p.metrics.observe(l.Name, l.Direction, he.Status, "", time.Since(start))
+	p.observeRefusedHead(info, he.Status, time.Since(start))
 	logRefusedHead(info, start, he.Status)
 	p.log.Debug("request head refused", "listener", l.Name, "status", he.Status, "reason", he.Reason,
 		"remote", c.RemoteAddr().String())

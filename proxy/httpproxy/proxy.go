@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weftmesh/weft/proxy/httpguard"
+	"github.com/weftmesh/weft/proxy/meshmetrics"
 	"github.com/weftmesh/weft/proxy/rbac"
 	"github.com/weftmesh/weft/proxy/route"
+	"github.com/weftmesh/weft/proxy/tracing"
 )
 
 // Response flags, as in Envoy's access log.
@@ -77,6 +79,9 @@ type Router interface {
 type Action struct {
 	// Cluster receives the request when Status is zero.
 	Cluster string
+	// Route is the matched route's name, possibly "": the name of the
+	// request's span (with the cluster when it is "").
+	Route string
 	// Rewrite, when not nil, changes the outbound request: path, host and
 	// headers. It runs before connection-specific headers are deleted.
 	Rewrite func(out *http.Request)
@@ -120,6 +125,9 @@ type Target struct {
 	// Breaker, when not nil, is the cluster's circuit breaker; requests
 	// over its thresholds are refused with 503 and flag UO.
 	Breaker *Breaker
+	// MTLS tells that Dial speaks mTLS with a mesh peer: requests then
+	// carry this proxy's workload headers (meshmetrics.HeaderSource*).
+	MTLS bool
 	// Observe, when not nil, learns the outcome of each attempt on this
 	// endpoint, for outlier detection: the response status, or 0 for a
 	// local failure (connect failure, reset, per-try timeout).
@@ -140,9 +148,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+	// Workload is the workload this proxy serves: the source of its
+	// outbound requests and the destination of its inbound ones in
+	// weft_requests_total. A zero Name sends no workload headers.
+	Workload meshmetrics.Workload
 	// IdleTimeout closes downstream and upstream connections without
 	// requests for that long; zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Tracer, when not nil, gives every request a span and replaces the
+	// trace headers on the upstream request by the span's context (W3C
+	// and B3); nil passes trace headers on untouched.
+	Tracer *tracing.Tracer
 }
 
 // DefaultIdleTimeout is the HTTP connection manager's default idle_timeout.
@@ -154,6 +170,7 @@ type Proxy struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	mesh    *meshmetrics.Metrics
 	authz   *rbac.Metrics
 
 	// servers holds the HTTP/2 server of each Listener in service, and
@@ -194,6 +211,7 @@ func New(cfg Config) *Proxy {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		metrics:   newMetrics(cfg.Registerer),
+		mesh:      meshmetrics.New(cfg.Registerer),
 		authz:     rbac.NewMetrics(cfg.Registerer),
 		upstreams: upstreams{idleTimeout: cfg.IdleTimeout, byKey: map[any]*upstream{}},
 	}

@@ -28,6 +28,7 @@
 // Metrics (on the config's Registerer):
 //
 //	weft_proxy_svid_expiry_timestamp_seconds   NotAfter of the current SVID
+//	weft_certificate_expiry_timestamp_seconds{certificate="workload"}  the same, under the name docs/metrics.md uses
 //	weft_proxy_svid_renewals_total{result}     success, failure
 //
 // A failure is a failed request to the CA after the first certificate, or,

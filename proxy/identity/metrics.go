@@ -14,8 +14,10 @@ const (
 )
 
 type metrics struct {
-	expiry   prometheus.Gauge
-	renewals *prometheus.CounterVec
+	expiry prometheus.Gauge
+	// certExpiry is expiry under the name every Weft component uses.
+	certExpiry prometheus.Gauge
+	renewals   *prometheus.CounterVec
 }
 
 // newMetrics creates the identity metrics and registers them on reg; a nil
@@ -25,6 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		expiry: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weft_proxy_svid_expiry_timestamp_seconds",
 			Help: "NotAfter of the workload's current X.509 SVID, in seconds since the Unix epoch.",
+		}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "weft_certificate_expiry_timestamp_seconds",
+			Help:        "NotAfter of a certificate in use, in seconds since the Unix epoch.",
+			ConstLabels: prometheus.Labels{"certificate": "workload"},
 		}),
 		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weft_proxy_svid_renewals_total",
@@ -38,6 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		return m
 	}
 	m.expiry = register(reg, m.expiry)
+	m.certExpiry = register(reg, m.certExpiry)
 	m.renewals = register(reg, m.renewals)
 	return m
 }
@@ -45,6 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // observe records the SVID now in use.
 func (m *metrics) observe(svid *x509svid.SVID) {
 	m.expiry.Set(float64(svid.Certificates[0].NotAfter.Unix()))
+	m.certExpiry.Set(float64(svid.Certificates[0].NotAfter.Unix()))
 }
 
 // register registers c, or returns the identical collector already

@@ -36,6 +36,9 @@ func TestManagerRenewalMetricsAndCerts(t *testing.T) {
 	if got := gauge(t, reg, "weft_proxy_svid_expiry_timestamp_seconds"); got != float64(leaf.NotAfter.Unix()) {
 		t.Errorf("expiry gauge = %v, want NotAfter %d", got, leaf.NotAfter.Unix())
 	}
+	if got := gauge(t, reg, "weft_certificate_expiry_timestamp_seconds"); got != float64(leaf.NotAfter.Unix()) {
+		t.Errorf("weft_certificate_expiry_timestamp_seconds = %v, want NotAfter %d", got, leaf.NotAfter.Unix())
+	}
 	for _, result := range []string{"success", "failure"} {
 		if got, ok := sample(t, reg, "weft_proxy_svid_renewals_total", result); !ok || got != 0 {
 			t.Errorf("renewals{result=%q} = %v (present %v) before any renewal, want a 0 sample", result, got, ok)

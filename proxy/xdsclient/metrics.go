@@ -12,6 +12,10 @@ type metrics struct {
 	updates    *prometheus.CounterVec
 	connected  prometheus.Gauge
 	reconnects prometheus.Counter
+	// lastUpdate and rejected are weft_xds_updates_total seen as the
+	// questions people ask: how stale is the config, is it refused.
+	lastUpdate *prometheus.GaugeVec
+	rejected   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -28,8 +32,17 @@ func newMetrics() *metrics {
 			Name: "weft_xds_reconnects_total",
 			Help: "Attempts to open the ADS stream again after a failure.",
 		}),
+		lastUpdate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weft_xds_last_update_timestamp_seconds",
+			Help: "When the proxy last accepted (ACKed) an update of a resource type (cds, eds, lds, rds), in seconds since the Unix epoch.",
+		}, []string{"type"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weft_xds_rejected_total",
+			Help: "Updates of a resource type the proxy refused (NACKed), keeping its last good configuration.",
+		}, []string{"type"}),
 	}
 	for _, url := range typeURLs() {
+		m.rejected.WithLabelValues(typeLabel(url))
 		for _, result := range []string{"ack", "nack"} {
 			m.updates.WithLabelValues(typeLabel(url), result)
 		}
@@ -38,7 +51,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.updates, m.connected, m.reconnects}
+	return []prometheus.Collector{m.updates, m.connected, m.reconnects, m.lastUpdate, m.rejected}
 }
 
 // register registers every collector on r, or none of them.
@@ -70,6 +83,9 @@ func (m *metrics) update(typeURL string, accepted bool) {
 	result := "nack"
 	if accepted {
 		result = "ack"
+		m.lastUpdate.WithLabelValues(typeLabel(typeURL)).SetToCurrentTime()
+	} else {
+		m.rejected.WithLabelValues(typeLabel(typeURL)).Inc()
 	}
 	m.updates.WithLabelValues(typeLabel(typeURL), result).Inc()
 }

@@ -3,6 +3,7 @@ package xdsclient
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -70,5 +71,29 @@ func TestMetricsRegistration(t *testing.T) {
 	other.update(ClusterType, true)
 	if got := metricValue(t, reg, "weft_xds_updates_total", "type", "cds", "result", "ack"); got != 1 {
 		t.Errorf("cds ack counter = %v, want 1", got)
+	}
+}
+
+func TestMetricsLastUpdateAndRejected(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := newMetrics()
+	if err := m.register(reg); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	if got := metricValue(t, reg, "weft_xds_rejected_total", "type", "lds"); got != 0 {
+		t.Errorf("fresh rejected counter = %v, want 0 (present from the start, for rate())", got)
+	}
+	before := float64(time.Now().Unix())
+	m.update(ListenerType, true)
+	m.update(ListenerType, false)
+	m.update(ListenerType, false)
+	if got := metricValue(t, reg, "weft_xds_rejected_total", "type", "lds"); got != 2 {
+		t.Errorf("lds rejected = %v, want 2", got)
+	}
+	if got := metricValue(t, reg, "weft_xds_last_update_timestamp_seconds", "type", "lds"); got < before {
+		t.Errorf("lds last update = %v, want at least %v", got, before)
+	}
+	if got := metricValue(t, reg, "weft_xds_rejected_total", "type", "cds"); got != 0 {
+		t.Errorf("cds rejected = %v, want 0: only lds was refused", got)
 	}
 }

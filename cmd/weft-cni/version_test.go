@@ -1,0 +1,13 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/weftmesh/weft/version/versiontest"
+)
+
+// TestVersionFlag: weft-cni --version prints its name, the stamped version and
+// commit, and exits 0 without the flags a run requires.
+func TestVersionFlag(t *testing.T) {
+	versiontest.CheckFlag(t, "weft-cni", []string{"--version"}, []string{"-version"})
+}
