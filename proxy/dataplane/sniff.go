@@ -25,13 +25,14 @@ const sniffBudget = 100 * time.Millisecond
 
 // inspectBudget is how long the listener filters may wait for the first
 // bytes of a connection that may take chains: sniffBudget when one of them
-// proxies TCP (its app may speak first), else wait, as the TLS handshake
-// would (handshake): HTTP clients always speak first, and on a loaded
-// machine a client's ClientHello can come later than 100 ms after the
-// accept — taking it for plaintext then breaks a mesh connection.
+// proxies TCP (its app may speak first) or is chosen by sniffing (a
+// sniffed port may carry anything), else wait, as the TLS handshake would
+// (handshake): on a declared HTTP port the client always speaks first, and
+// on a loaded machine a client's ClientHello can come later than 100 ms
+// after the accept — taking it for plaintext then breaks a mesh connection.
 func inspectBudget(chains []*chainConfig, handshake time.Duration) time.Duration {
 	for _, c := range chains {
-		if c.http == nil {
+		if c.http == nil || len(c.protocols) > 0 {
 			return sniffBudget
 		}
 	}
