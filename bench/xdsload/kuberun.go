@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -209,26 +208,10 @@ func printKubeResults(cfg Config, envStart, setup time.Duration, rs []KubeResult
 	if cfg.ServerMemoryLimit != "" {
 		fmt.Fprintf(w, "Control plane run with GOMEMLIMIT=%s.\n\n", cfg.ServerMemoryLimit)
 	}
-	fmt.Fprintln(w, "| variant | EndpointSlice write → last ACK p50 | p99 | max | API write p50 | proxies per change | connect all | CPU connect | CPU changes | heap | stacks | RSS | peak RSS |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %.2f s | %.2f s | %s | %s | %s | %s |\n",
-			r.Variant, ms(quantile(r.Latencies, 0.5)), ms(quantile(r.Latencies, 0.99)), ms(quantile(r.Latencies, 1)),
-			ms(quantile(r.Writes, 0.5)), r.Affected, ms(r.Connect), r.CPUConnect, r.CPUChanges,
-			mb(r.HeapBytes), mb(r.StackBytes), mb(r.RSSBytes), mb(r.PeakRSSBytes))
+	base := make([]Result, len(rs))
+	steps := make([][]time.Duration, len(rs))
+	for i, r := range rs {
+		base[i], steps[i] = r.Result, r.Writes
 	}
-	var missed []string
-	for _, r := range rs {
-		if p99 := quantile(r.Latencies, 0.99); p99 >= 100*time.Millisecond {
-			missed = append(missed, fmt.Sprintf("%s p99 %s ≥ 100 ms", r.Variant, ms(p99)))
-		}
-		if r.PeakRSSBytes >= 300e6 {
-			missed = append(missed, fmt.Sprintf("%s peak RSS %s ≥ 300 MB", r.Variant, mb(r.PeakRSSBytes)))
-		}
-	}
-	if len(missed) == 0 {
-		fmt.Fprintln(w, "\ngoals (p99 < 100 ms, memory < 300 MB): met")
-	} else {
-		fmt.Fprintln(w, "\ngoals (p99 < 100 ms, memory < 300 MB): missed:", strings.Join(missed, "; "))
-	}
+	printTable(w, "EndpointSlice write → last ACK", "API write", base, steps)
 }

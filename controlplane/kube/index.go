@@ -282,34 +282,19 @@ func (x *Index) relive() {
 	if len(flipped) == 0 {
 		return
 	}
-	for k := range x.pods {
-		if flipped[k.Namespace] {
-			x.dirtyPods[k] = true
-		}
-	}
-	for k := range x.workloads {
-		if flipped[k.Namespace] {
-			x.dirtyPods[k] = true
-		}
-	}
-	for k := range x.eslices {
-		if flipped[k.Namespace] {
-			x.dirtySlices[k] = true
-		}
-	}
-	for k := range x.converted {
-		if flipped[k.Namespace] {
-			x.dirtySlices[k] = true
-		}
-	}
-	for k := range x.services {
-		if flipped[k.Namespace] {
-			x.dirtyServices[k] = true
-		}
-	}
-	for k := range x.meshSvcs {
-		if flipped[k.Namespace] {
-			x.dirtyServices[k] = true
+	markIn(flipped, x.pods, x.dirtyPods)
+	markIn(flipped, x.workloads, x.dirtyPods)
+	markIn(flipped, x.eslices, x.dirtySlices)
+	markIn(flipped, x.converted, x.dirtySlices)
+	markIn(flipped, x.services, x.dirtyServices)
+	markIn(flipped, x.meshSvcs, x.dirtyServices)
+}
+
+// markIn marks dirty every key of objs in one of the namespaces.
+func markIn[V any](namespaces map[string]bool, objs map[model.NamespacedName]V, dirty map[model.NamespacedName]bool) {
+	for k := range objs {
+		if namespaces[k.Namespace] {
+			dirty[k] = true
 		}
 	}
 }
