@@ -70,6 +70,16 @@ type WorkloadSpec struct {
 	// ServiceAccount's SPIFFE ID.
 	// +optional
 	Proxyless bool `json:"proxyless,omitempty"`
+
+	// Gateway names a Gateway of this namespace (gatewayClassName weft)
+	// that this workload's proxy serves as an ingress gateway
+	// (weft-proxy --mode=gateway, docs/gateway.md): it then gets that
+	// Gateway's listeners and routes instead of a sidecar's configuration,
+	// and Ports and Outbound configure nothing. In Kubernetes the label
+	// gateway.networking.k8s.io/gateway-name on the Pod says the same.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // WorkloadPort is one port the workload serves.

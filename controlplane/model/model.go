@@ -32,6 +32,9 @@ type Mesh struct {
 	// connection to a destination the mesh does not know: a setting of
 	// the control plane (--outbound-traffic-policy), not of the source.
 	OutboundTrafficPolicy OutboundTrafficPolicy
+	// Ingress holds the Gateways, their TLS and TCP routes, grants and
+	// certificates (docs/gateway.md).
+	Ingress Ingress
 }
 
 // OutboundTrafficPolicy says where a Pod's sidecar sends a captured
@@ -130,6 +133,11 @@ type Workload struct {
 	// (grpc-go's xds:/// resolver) and has no sidecar: it gets
 	// translate.Proxyless's resources instead of a sidecar's.
 	Proxyless bool
+	// Gateway, when set, is the Gateway (of the workload's namespace)
+	// this workload's proxy serves as an ingress gateway: it gets the
+	// Gateway's listeners, routes and certificates (translate, package
+	// gateway) instead of a sidecar's configuration.
+	Gateway *NamespacedName
 }
 
 // WorkloadPort is a port the workload serves: the sidecar accepts mTLS on
@@ -338,4 +346,5 @@ func (m *Mesh) Sort() {
 	slices.SortFunc(m.Services, func(a, b Service) int { return compareKeys(a.Key(), b.Key()) })
 	slices.SortFunc(m.Workloads, func(a, b Workload) int { return compareKeys(a.Key(), b.Key()) })
 	m.Policies.Sort()
+	m.Ingress.Sort()
 }
