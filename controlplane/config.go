@@ -92,6 +92,11 @@ type Config struct {
 	// a destination the mesh does not know: ALLOW_ANY passes it through,
 	// REGISTRY_ONLY closes it (docs/capture.md).
 	OutboundTrafficPolicy string
+
+	// GatewayDeployer creates and owns the ServiceAccount, Deployment and
+	// Service of each Gateway of Weft's class (Kubernetes mode; package
+	// gateway/deploy).
+	GatewayDeployer bool
 }
 
 // Default returns the configuration used when no flag says otherwise.
@@ -114,6 +119,8 @@ func Default() Config {
 		InjectorConfigMap: webhook.Default().ConfigMapNamespace + "/" + webhook.Default().ConfigMapName,
 
 		OutboundTrafficPolicy: string(model.OutboundAllowAny),
+
+		GatewayDeployer: true,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/weftmesh/weft/controlplane/translate"
 	"github.com/weftmesh/weft/controlplane/webhook"
 	"github.com/weftmesh/weft/controlplane/xds"
+	"github.com/weftmesh/weft/gateway/deploy"
 )
 
 // servingCertTTL is the lifetime of the control plane's own certificate; it
@@ -65,6 +67,9 @@ type ControlPlane struct {
 	// webhook is the sidecar injector's webhook (Kubernetes mode; nil in
 	// standalone mode).
 	webhook *webhook.Server
+	// deployer runs each Gateway's Deployment and Service (Kubernetes
+	// mode with GatewayDeployer; nil otherwise).
+	deployer *deploy.Deployer
 	// kubeHTTP carries the CA's TokenReviews and Secret reads (Kubernetes
 	// mode); Close drops its idle connections.
 	kubeHTTP *http.Client
@@ -110,13 +115,13 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var (
-		authn  ca.Authenticator
-		source meshSource
-		kc     kubernetes.Interface
+		authn   ca.Authenticator
+		source  meshSource
+		kc      kubernetes.Interface
+		restCfg *rest.Config
 	)
 	if c.cfg.KubernetesMode() {
-		restCfg, err := c.restConfig()
-		if err != nil {
+		if restCfg, err = c.restConfig(); err != nil {
 			return err
 		}
 		if c.kubeHTTP, err = rest.HTTPClientFor(restCfg); err != nil {
@@ -152,6 +157,20 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 		}
 		c.webhook = webhook.New(wcfg, authority, kc, c.log.With("component", "webhook"))
 		c.roots = rootpublish.New(rootpublish.Config{Client: kc, Roots: authority.Bundle, Logger: c.log.With("component", "rootpublish")})
+		if c.cfg.GatewayDeployer {
+			c.deployer, err = deploy.New(deploy.Config{
+				ReconcilerConfig: deploy.ReconcilerConfig{
+					InjectorConfigMap: types.NamespacedName{Namespace: wcfg.ConfigMapNamespace, Name: wcfg.ConfigMapName},
+					PublishRoots:      c.roots.Include,
+				},
+				RESTConfig: restCfg,
+				Logger:     c.log.With("component", "gateway-deployer"),
+			})
+			if err != nil {
+				c.kubeHTTP.CloseIdleConnections()
+				return err
+			}
+		}
 		c.registry.MustRegister(c.webhook.Collectors()...)
 	}
 	c.xds = xds.New(xds.Config{Logger: c.log.With("component", "xds"), Registerer: c.registry})
@@ -220,6 +239,9 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 			c.apply(ctx, &withSettings)
 		})
 	})
+	if c.deployer != nil {
+		c.goFatal(func() error { return c.deployer.Run(ctx) })
+	}
 	c.goFatal(func() error { return c.grpcServer.Serve(c.xdsListener) })
 	if c.webhook != nil {
 		c.goFatal(func() error { return c.webhook.Run(ctx) })

@@ -11,8 +11,9 @@ import (
 	"github.com/weftmesh/weft/controlplane/status"
 )
 
-// newStatusWriter returns the writer of policy and route status: every
-// replica runs one, and the one holding the Lease writes.
+// newStatusWriter returns the writer of policy, route and ingress gateway
+// status (GatewayClass, Gateway): every replica runs one, and the one
+// holding the Lease writes.
 func (c *ControlPlane) newStatusWriter(restCfg *rest.Config) (*status.Writer, error) {
 	identity := c.cfg.Identity
 	if identity == "" {

@@ -19,6 +19,9 @@ type Config struct {
 	Connections    int
 	RoundTrips     int
 	NewConnections int
+	// GatewayRequests are sent from outside through the ingress gateway,
+	// over HTTPS.
+	GatewayRequests int
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// KeepDir keeps the working directory (configuration, logs) after the
@@ -29,10 +32,11 @@ type Config struct {
 // Default returns the configuration `weftctl demo` uses.
 func Default() Config {
 	return Config{
-		Connections:    4,
-		RoundTrips:     250,
-		NewConnections: 50,
-		Timeout:        50 * time.Second,
+		Connections:     4,
+		RoundTrips:      250,
+		NewConnections:  50,
+		GatewayRequests: 50,
+		Timeout:         50 * time.Second,
 	}
 }
 
@@ -45,8 +49,8 @@ func (c Config) Validate() error {
 	if c.Out == nil {
 		errs = append(errs, errors.New("no output writer"))
 	}
-	if c.Connections < 1 || c.RoundTrips < 1 || c.NewConnections < 0 {
-		errs = append(errs, errors.New("--connections and --round-trips must be at least 1, --new-connections at least 0"))
+	if c.Connections < 1 || c.RoundTrips < 1 || c.NewConnections < 0 || c.GatewayRequests < 1 {
+		errs = append(errs, errors.New("--connections, --round-trips and --gateway-requests must be at least 1, --new-connections at least 0"))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))

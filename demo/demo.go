@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/weftmesh/weft/childproc"
 )
 
 // Run runs the demo and writes its report to cfg.Out. It returns nil only
-// when every check held: all requests succeeded, each sidecar verified the
-// other's SPIFFE ID, and plaintext to the backend's mesh port was refused.
+// when every check held: all requests succeeded, from the frontend and
+// from outside through the gateway, each sidecar verified the other's
+// SPIFFE ID, the backend's sidecar verified the gateway's, the gateway set
+// the edge headers in place of the client's forged ones, and plaintext to
+// the backend's mesh port was refused.
 // Every process it started has ended when it returns.
 func Run(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.Validate(); err != nil {
@@ -69,18 +73,26 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer backendApp.close()
+	backendHTTP, err := startHTTPApp(ctx, backendName, l.backendHTTPApp().String())
+	if err != nil {
+		return err
+	}
+	defer backendHTTP.close()
 
+	// The proxies: two sidecars, and the ingress gateway (weft-proxy in
+	// gateway mode, docs/gateway.md).
 	sidecars := []struct {
-		name, sa string
-		addr     string
-		admin    string
+		name, sa, process string
+		admin             string
+		extra             []string
 	}{
-		{frontendName, frontendSA, l.frontend.String(), l.adminAddr(l.frontend).String()},
-		{backendName, backendSA, l.backend.String(), l.adminAddr(l.backend).String()},
+		{frontendName, frontendSA, frontendName + "-sidecar", l.adminAddr(l.frontend).String(), nil},
+		{backendName, backendSA, backendName + "-sidecar", l.adminAddr(l.backend).String(), nil},
+		{gatewayName, gatewaySA, gatewayName, l.adminAddr(l.gateway).String(), []string{"--mode=gateway"}},
 	}
 	var proxies []*childproc.Process
 	for _, s := range sidecars {
-		p, err := childproc.Start(ctx, s.name+"-sidecar", l.logDir(), filepath.Join(cfg.BinDir, "weft-proxy"),
+		args := append(slices.Clone(s.extra),
 			"--name", s.name,
 			"--namespace", demoNamespace,
 			"--service-account", s.sa,
@@ -88,8 +100,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			"--ca-root-file", l.rootCert(),
 			"--token-file", l.tokenFile(s.name),
 			"--admin-address", s.admin,
-			"--status-address", "", // the kubelet's port; several sidecars share this host
+			"--status-address", "", // the kubelet's port; several proxies share this host
 		)
+		p, err := childproc.Start(ctx, s.process, l.logDir(), filepath.Join(cfg.BinDir, "weft-proxy"), args...)
 		if err != nil {
 			return err
 		}
@@ -104,6 +117,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	meshUp := time.Since(started)
 
 	traffic := runTraffic(ctx, cfg, l.frontendOutbound().String(), backendName)
+	edge := runGatewayTraffic(ctx, l, cfg.GatewayRequests)
 	plaintextErr := probePlaintext(ctx, l.backendMesh().String())
 
 	frontendMetrics, err := scrape(ctx, "http://"+sidecars[0].admin+"/metrics")
@@ -118,8 +132,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		layout:         l,
 		meshUp:         meshUp,
 		traffic:        traffic,
-		outboundPeers:  peerCounts(frontendMetrics, "outbound"),
-		inboundPeers:   peerCounts(backendMetrics, "inbound"),
+		edge:           edge,
+		outboundPeers:  peerCounts(frontendMetrics, "outbound", ""),
+		inboundPeers:   peerCounts(backendMetrics, "inbound", inboundListener(meshPort)),
+		gatewayPeers:   peerCounts(backendMetrics, "inbound", inboundListener(httpMeshPort)),
 		handshakeFails: total(backendMetrics, metricHandshakeErrs),
 		plaintextErr:   plaintextErr,
 	}
@@ -129,3 +145,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	return nil
 }
+
+// inboundListener is the name of a sidecar's inbound listener for a
+// workload port (docs/xds.md).
+func inboundListener(port int) string { return fmt.Sprintf("inbound|%d", port) }

@@ -14,20 +14,35 @@ import (
 
 // Ports of the demo's mesh. The backend's app listens on appPort; its
 // sidecar accepts mTLS on meshPort and the frontend's sidecar offers the
-// frontend a plaintext listener on meshPort of its own address.
+// frontend a plaintext listener on meshPort of its own address. The
+// backend's HTTP app listens on httpAppPort behind the sidecar's
+// httpMeshPort, which the gateway reaches; the gateway's listeners are on
+// gatewayHTTPPort and gatewayHTTPSPort of its own address.
 const (
-	meshPort       = 9000
-	appPort        = 19000
-	xdsPort        = 15012
-	monitorPort    = 15014
-	adminPort      = 15000
-	demoNamespace  = "demo"
-	trustDomain    = "cluster.local"
-	frontendSA     = "frontend"
-	backendSA      = "backend"
-	frontendName   = "frontend-1"
-	backendName    = "backend-1"
-	meshConfigFile = "mesh.yaml"
+	meshPort         = 9000
+	appPort          = 19000
+	httpMeshPort     = 8080
+	httpAppPort      = 18080
+	gatewayHTTPPort  = 8080
+	gatewayHTTPSPort = 8443
+	xdsPort          = 15012
+	monitorPort      = 15014
+	adminPort        = 15000
+	demoNamespace    = "demo"
+	trustDomain      = "cluster.local"
+	frontendSA       = "frontend"
+	backendSA        = "backend"
+	frontendName     = "frontend-1"
+	backendName      = "backend-1"
+	meshConfigFile   = "mesh.yaml"
+	// The ingress gateway: Gateway gatewayObject, run by the workload
+	// gatewayName with the ServiceAccount Kubernetes would give it.
+	gatewayObject  = "edge"
+	gatewayName    = "edge-gateway-1"
+	gatewaySA      = gatewayObject + "-weft"
+	gatewayHost    = "demo.weft.local"
+	gatewayCertRef = "demo-weft-local"
+	gatewayCfgFile = "gateway.yaml"
 )
 
 // layout is where everything of one run lives: a random 127.x.y.0/24 so
@@ -37,7 +52,12 @@ type layout struct {
 	controlPlane netip.Addr
 	frontend     netip.Addr
 	backend      netip.Addr
+	gateway      netip.Addr
+	client       netip.Addr        // the external client's source address
 	tokens       map[string]string // workload name -> bootstrap token
+	// gatewayCert is the PEM certificate of gatewayHost that write
+	// generates for the gateway's HTTPS listener; the client trusts it.
+	gatewayCert []byte
 }
 
 func newLayout(dir string) (*layout, error) {
@@ -51,9 +71,11 @@ func newLayout(dir string) (*layout, error) {
 		controlPlane: netip.AddrFrom4([4]byte{127, b, c, 1}),
 		frontend:     netip.AddrFrom4([4]byte{127, b, c, 2}),
 		backend:      netip.AddrFrom4([4]byte{127, b, c, 3}),
+		gateway:      netip.AddrFrom4([4]byte{127, b, c, 4}),
+		client:       netip.AddrFrom4([4]byte{127, b, c, 5}),
 		tokens:       map[string]string{},
 	}
-	for _, name := range []string{frontendName, backendName} {
+	for _, name := range []string{frontendName, backendName, gatewayName} {
 		token := make([]byte, 32)
 		if _, err := rand.Read(token); err != nil {
 			return nil, err
@@ -86,6 +108,9 @@ func (l *layout) backendMesh() netip.AddrPort { return netip.AddrPortFrom(l.back
 // backendApp is where the backend app itself listens.
 func (l *layout) backendApp() netip.AddrPort { return netip.AddrPortFrom(l.backend, appPort) }
 
+// backendHTTPApp is where the backend's HTTP app listens.
+func (l *layout) backendHTTPApp() netip.AddrPort { return netip.AddrPortFrom(l.backend, httpAppPort) }
+
 var meshTemplate = template.Must(template.New(meshConfigFile).Parse(`# The demo's mesh, in the same shape as Kubernetes objects.
 apiVersion: v1
 kind: Service
@@ -99,6 +124,9 @@ spec:
   - name: tcp-echo
     port: {{.MeshPort}}
     appProtocol: tcp
+  - name: http
+    port: {{.HTTPMeshPort}}
+    appProtocol: http
 ---
 apiVersion: mesh.weft.dev/v1alpha1
 kind: Workload
@@ -115,6 +143,9 @@ spec:
   - name: tcp-echo
     port: {{.MeshPort}}
     targetPort: {{.AppPort}}
+  - name: http
+    port: {{.HTTPMeshPort}}
+    targetPort: {{.HTTPAppPort}}
   bootstrapTokenSHA256: {{.BackendToken}}
 ---
 apiVersion: mesh.weft.dev/v1alpha1
@@ -143,7 +174,7 @@ spec:
   mtls:
     mode: STRICT
 ---
-# Only the frontend may call the backend.
+# Only the frontend and the ingress gateway may call the backend.
 apiVersion: mesh.weft.dev/v1alpha1
 kind: AuthorizationPolicy
 metadata:
@@ -156,7 +187,7 @@ spec:
   action: ALLOW
   rules:
   - from:
-    - serviceAccounts: [{{.FrontendSA}}]
+    - serviceAccounts: [{{.FrontendSA}}, {{.GatewaySA}}]
 `))
 
 // write creates the run's directories, the mesh YAML and the token files.
@@ -187,6 +218,9 @@ func (l *layout) write() error {
 		"FrontendSA":    frontendSA,
 		"BackendToken":  digestHex(l.tokens[backendName]),
 		"FrontendToken": digestHex(l.tokens[frontendName]),
+		"HTTPMeshPort":  httpMeshPort,
+		"HTTPAppPort":   httpAppPort,
+		"GatewaySA":     gatewaySA,
 	})
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -194,7 +228,7 @@ func (l *layout) write() error {
 	if err != nil {
 		return fmt.Errorf("writing the mesh configuration: %w", err)
 	}
-	return nil
+	return l.writeGateway()
 }
 
 func digestHex(token string) string {

@@ -16,6 +16,7 @@ const (
 	metricConnections   = "weft_proxy_connections_total"
 	metricHandshakeErrs = "weft_proxy_tls_handshake_errors_total"
 	labelDirection      = "direction"
+	labelListener       = "listener"
 	labelPeerID         = "peer_id"
 	labelResult         = "result"
 )
@@ -44,9 +45,10 @@ func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, erro
 	return families, nil
 }
 
-// peerCounts sums a connection counter by peer_id for one direction,
-// keeping only connections whose result is "ok" when the label exists.
-func peerCounts(families map[string]*dto.MetricFamily, direction string) map[string]float64 {
+// peerCounts sums a connection counter by peer_id for one direction (and
+// one listener, unless listener is empty), keeping only connections whose
+// result is "ok" when the label exists.
+func peerCounts(families map[string]*dto.MetricFamily, direction, listener string) map[string]float64 {
 	out := map[string]float64{}
 	fam := families[metricConnections]
 	if fam == nil {
@@ -57,7 +59,7 @@ func peerCounts(families map[string]*dto.MetricFamily, direction string) map[str
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		if labels[labelDirection] != direction {
+		if labels[labelDirection] != direction || (listener != "" && labels[labelListener] != listener) {
 			continue
 		}
 		if r, ok := labels[labelResult]; ok && r != "ok" {

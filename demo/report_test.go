@@ -2,11 +2,18 @@ package demo
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/controlplane/configdir"
+	"github.com/weftmesh/weft/controlplane/model"
 )
 
 func goodReport() report {
@@ -15,6 +22,8 @@ func goodReport() report {
 			controlPlane: netip.MustParseAddr("127.1.1.1"),
 			frontend:     netip.MustParseAddr("127.1.1.2"),
 			backend:      netip.MustParseAddr("127.1.1.3"),
+			gateway:      netip.MustParseAddr("127.1.1.4"),
+			client:       netip.MustParseAddr("127.1.1.5"),
 		},
 		meshUp: 120 * time.Millisecond,
 		traffic: trafficResult{
@@ -22,6 +31,8 @@ func goodReport() report {
 			roundTrips: []time.Duration{time.Millisecond, 2 * time.Millisecond},
 			setups:     []time.Duration{3 * time.Millisecond},
 		},
+		edge:           gatewayResult{sent: 4, succeeded: 4, protos: map[string]int{"HTTP/2.0": 4}, plainOK: true},
+		gatewayPeers:   map[string]float64{identity(gatewaySA): 1},
 		outboundPeers:  map[string]float64{identity(backendSA): 2},
 		inboundPeers:   map[string]float64{identity(frontendSA): 2},
 		handshakeFails: 1,
@@ -46,6 +57,18 @@ func TestReportChecks(t *testing.T) {
 		{"backend saw an unverified peer too", func(r *report) {
 			r.inboundPeers[""] = 1
 		}, "backend sidecar should have verified only spiffe://cluster.local/ns/demo/sa/frontend"},
+		{"a request through the gateway failed", func(r *report) {
+			r.edge.succeeded = 3
+			r.edge.firstErr = errors.New(`the backend saw X-Forwarded-For "198.18.0.66, 127.1.1.5"`)
+		}, "through the gateway, 1 of 4 HTTPS requests failed (HTTP listener ok: true); first error: the backend saw X-Forwarded-For"},
+		{"the gateway's HTTP listener failed", func(r *report) {
+			r.edge.plainOK = false
+			r.edge.firstErr = errors.New("over the HTTP listener: the gateway answered 404 Not Found")
+		}, "HTTP listener ok: false"},
+		{"nothing went through the gateway", func(r *report) { r.edge = gatewayResult{} }, "HTTPS requests failed"},
+		{"the backend did not see the gateway's identity", func(r *report) {
+			r.gatewayPeers = map[string]float64{identity(frontendSA): 1}
+		}, "backend sidecar should have verified only the gateway's spiffe://cluster.local/ns/demo/sa/edge-weft"},
 		{"plaintext answered", func(r *report) {
 			r.plaintextErr = errors.New("the mesh port answered plaintext with 5 bytes")
 		}, "plaintext to the backend's mesh port was not refused"},
@@ -114,5 +137,81 @@ func TestRunFailsClearlyWithoutBinaries(t *testing.T) {
 	err := Run(t.Context(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "starting weft-controlplane") {
 		t.Fatalf("Run() = %v, want an error about starting weft-controlplane", err)
+	}
+}
+
+func TestCheckSeen(t *testing.T) {
+	const client = "127.1.1.5"
+	good := seen{Backend: backendName, Path: "/orders/1", ForwardedFor: client, ForwardedProto: "https", RequestID: "r-1"}
+	tests := []struct {
+		name    string
+		mutate  func(*seen)
+		wantErr string // empty: the gateway did its job
+	}{
+		{"as the gateway should", func(*seen) {}, ""},
+		{"another backend", func(s *seen) { s.Backend = "frontend-1" }, `answered by "frontend-1"`},
+		{"forged X-Forwarded-For kept", func(s *seen) { s.ForwardedFor = forgedForwardedFor + ", " + client },
+			`X-Forwarded-For "198.18.0.66, 127.1.1.5", want only the client's address 127.1.1.5`},
+		{"no X-Forwarded-For", func(s *seen) { s.ForwardedFor = "" }, "want only the client's address"},
+		{"wrong X-Forwarded-Proto", func(s *seen) { s.ForwardedProto = "http" }, `X-Forwarded-Proto "http", want https`},
+		{"no request ID", func(s *seen) { s.RequestID = "" }, "no X-Request-Id"},
+		{"forged client cert passed", func(s *seen) { s.ClientCert = forgedClientCert }, "forged x-forwarded-client-cert reached the backend"},
+		{"mesh header passed", func(s *seen) { s.WeftHeaders = 1 }, "x-weft-* header(s) reached"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := good
+			tt.mutate(&s)
+			err := checkSeen(s, "/orders/1", client, "https")
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("checkSeen() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("checkSeen() = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestGatewayConfigLoads: the objects the demo writes are what standalone
+// mode accepts, and the gateway's certificate is the one the client trusts.
+func TestGatewayConfigLoads(t *testing.T) {
+	l, err := newLayout(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.write(); err != nil {
+		t.Fatal(err)
+	}
+	mesh, err := configdir.Load(l.configDir(), spiffeid.RequireTrustDomainFromString(trustDomain))
+	if err != nil {
+		t.Fatalf("the demo's configuration does not load:\n%v", err)
+	}
+	gw := mesh.Ingress.Gateway(model.NamespacedName{Namespace: demoNamespace, Name: gatewayObject})
+	if gw == nil || len(gw.Spec.Listeners) != 2 {
+		t.Fatalf("Gateway %s/%s = %v, want one with two listeners", demoNamespace, gatewayObject, gw)
+	}
+	w := mesh.Workload(model.NamespacedName{Namespace: demoNamespace, Name: gatewayName})
+	if w == nil || w.Gateway == nil || w.Gateway.Name != gatewayObject || w.Address != l.gateway {
+		t.Fatalf("gateway workload = %+v, want one serving %s at %s", w, gatewayObject, l.gateway)
+	}
+	secret := mesh.Ingress.Secret(model.NamespacedName{Namespace: demoNamespace, Name: gatewayCertRef})
+	if secret == nil || !bytes.Equal(secret.Cert, l.gatewayCert) {
+		t.Fatalf("Secret %s = %v, want the certificate the client trusts", gatewayCertRef, secret)
+	}
+	pair, err := tls.X509KeyPair(secret.Cert, secret.PrivateKey)
+	if err != nil {
+		t.Fatalf("the Secret's certificate and key: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(l.gatewayCert)
+	if _, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: gatewayHost}); err != nil {
+		t.Errorf("the client would not trust the gateway's certificate for %s: %v", gatewayHost, err)
+	}
+	if len(mesh.Policies.HTTPRoutes) != 1 {
+		t.Errorf("HTTPRoutes = %d, want the one to the backend", len(mesh.Policies.HTTPRoutes))
 	}
 }

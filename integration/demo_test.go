@@ -34,6 +34,7 @@ func TestDemo(t *testing.T) {
 		"PASS: every check held.",
 		"spiffe://cluster.local/ns/demo/sa/frontend",
 		"spiffe://cluster.local/ns/demo/sa/backend",
+		"backend sidecar <- gateway:   spiffe://cluster.local/ns/demo/sa/edge-weft",
 		"refused",
 		"p99",
 	} {

@@ -21,6 +21,8 @@ import (
 
 // Config configures a proxy. Start from Default.
 type Config struct {
+	// Mode is sidecar (the zero value) or gateway (mode.go).
+	Mode Mode
 	// ControlPlaneAddress is host:port of the control plane's xDS and CA port.
 	ControlPlaneAddress string
 	// CARootFile holds the PEM roots that the control plane's certificate
@@ -103,6 +105,7 @@ func (c Config) workloadAPIAddress() string {
 // Default returns the configuration used when no flag says otherwise.
 func Default() Config {
 	return Config{ //nolint:gosec // TokenFile is a path, not a credential
+		Mode:                ModeSidecar,
 		ControlPlaneAddress: "weft-controlplane.weft-system.svc:15012",
 		CARootFile:          "/var/run/weft/ca/root-cert.pem",
 		TrustDomain:         "cluster.local",
@@ -161,6 +164,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateCapture()...)
+	errs = append(errs, c.validateMode()...)
 	if c.CertTTL < 0 {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s must not be negative", c.CertTTL))
 	}

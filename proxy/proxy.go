@@ -168,7 +168,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 	})
 	p.xds.Store(client)
 	p.goFatal(func() error { return client.Run(runCtx) })
-	p.log.Info("proxy started", "node", meshid.NodeID(p.cfg.Name, p.cfg.Namespace), "control_plane", p.cfg.ControlPlaneAddress, "admin", p.adminListener.Addr().String())
+	p.log.Info("proxy started", "mode", p.cfg.Mode.String(), "node", meshid.NodeID(p.cfg.Name, p.cfg.Namespace), "control_plane", p.cfg.ControlPlaneAddress, "admin", p.adminListener.Addr().String())
 	return nil
 }
 

@@ -44,6 +44,12 @@ func TestParseFlags(t *testing.T) {
 	if cfg, _, err = parseFlags(nil); err != nil || !cfg.KubernetesMode() || cfg.CASecret != "weft-system/weft-ca" {
 		t.Errorf("no flags: %+v, %v; want Kubernetes mode with the CA in weft-system/weft-ca", cfg, err)
 	}
+	if cfg, _, err = parseFlags(nil); err != nil || !cfg.GatewayDeployer {
+		t.Errorf("no flags: gateway deployer %v, %v; want it on", cfg.GatewayDeployer, err)
+	}
+	if cfg, _, err = parseFlags([]string{"--gateway-deployer=false"}); err != nil || cfg.GatewayDeployer {
+		t.Errorf("--gateway-deployer=false: gateway deployer %v, %v; want it off", cfg.GatewayDeployer, err)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string

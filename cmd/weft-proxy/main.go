@@ -56,6 +56,7 @@ func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.L
 	cfg := proxy.Default()
 	cfg.AppProbes = getenv(status.EnvAppProbes)
 	fs := flag.NewFlagSet("weft-proxy", flag.ContinueOnError)
+	fs.TextVar(&cfg.Mode, "mode", cfg.Mode, "sidecar (in a pod, beside its app) or gateway (an ingress gateway's proxy, behind a LoadBalancer Service; refuses --capture)")
 	fs.StringVar(&cfg.ControlPlaneAddress, "control-plane", cfg.ControlPlaneAddress, "host:port of the control plane (xDS and CA)")
 	fs.StringVar(&cfg.CARootFile, "ca-root-file", cfg.CARootFile, "PEM roots the control plane's certificate chains to")
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", cfg.TrustDomain, "SPIFFE trust domain")

@@ -14,7 +14,7 @@ func newDemoCmd(s streams) *cobra.Command {
 	cfg := demo.Default()
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a control plane and two workloads with sidecars on this machine, send traffic through them, and report",
+		Short: "Run a control plane, two workloads with sidecars and an ingress gateway on this machine, send traffic through them, and report",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = s.out
@@ -26,6 +26,7 @@ func newDemoCmd(s streams) *cobra.Command {
 	f.IntVar(&cfg.Connections, "connections", cfg.Connections, "kept-alive connections from frontend to backend")
 	f.IntVar(&cfg.RoundTrips, "round-trips", cfg.RoundTrips, "request/response exchanges on each kept-alive connection")
 	f.IntVar(&cfg.NewConnections, "new-connections", cfg.NewConnections, "extra connections, one exchange each")
+	f.IntVar(&cfg.GatewayRequests, "gateway-requests", cfg.GatewayRequests, "HTTPS requests from outside through the ingress gateway")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "time limit for the whole demo")
 	f.BoolVar(&cfg.KeepDir, "keep", cfg.KeepDir, "keep the demo's configuration and logs")
 	return cmd

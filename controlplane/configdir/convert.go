@@ -55,6 +55,9 @@ func toWorkload(wl *v1alpha1.Workload) model.Workload {
 		BootstrapTokenSHA256: spec.BootstrapTokenSHA256,
 		Proxyless:            spec.Proxyless,
 	}
+	if spec.Gateway != "" {
+		out.Gateway = &model.NamespacedName{Namespace: ns, Name: spec.Gateway}
+	}
 	for _, p := range spec.Ports {
 		wp := model.WorkloadPort{Name: p.Name, Port: uint32(p.Port), TargetPort: uint32(p.TargetPort)} //nolint:gosec // validated range
 		if wp.TargetPort == 0 {

@@ -38,6 +38,7 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range validPolicyDocs {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(gatewayDir))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mesh, err := build(testTD, []source{{name: "doc.yaml", data: data}})
 		if (mesh == nil) == (err == nil) {

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -66,6 +67,7 @@ var kinds = [...]kindSpec{
 			return validateService(doc, svc)
 		},
 		func(m *model.Mesh, svc *corev1.Service) { m.Services = append(m.Services, toService(svc)) }),
+	newKind(kind{"v1", "Secret"}, false, defaultSecret, validateSecret, addSecret),
 	newKind(kind{v1alpha1.GroupVersion.String(), "Workload"}, false, nil,
 		validateWorkload,
 		func(m *model.Mesh, wl *v1alpha1.Workload) { m.Workloads = append(m.Workloads, toWorkload(wl)) }),
@@ -90,6 +92,11 @@ var kinds = [...]kindSpec{
 	newKind(kind{gwv1.GroupVersion.String(), "GRPCRoute"}, false, defaultGRPCRoute,
 		validateGRPCRoute,
 		func(m *model.Mesh, r *gwv1.GRPCRoute) { m.Policies.GRPCRoutes = append(m.Policies.GRPCRoutes, *r) }),
+	newKind(kind{gwv1.GroupVersion.String(), "Gateway"}, true, defaultGateway, validateGateway, addGateway),
+	newKind(kind{gwv1.GroupVersion.String(), "TLSRoute"}, true, defaultTLSRoute, validateTLSRoute, addTLSRoute),
+	newKind(kind{gwv1.GroupVersion.String(), "TCPRoute"}, true, defaultTCPRoute, validateTCPRoute, addTCPRoute),
+	newKind(kind{gwv1beta1.GroupVersion.String(), "ReferenceGrant"}, true, defaultReferenceGrant,
+		validateReferenceGrant, addReferenceGrant),
 }
 
 // lookupKind returns the spec of kind k, or nil.

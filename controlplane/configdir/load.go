@@ -90,6 +90,7 @@ func build(td spiffeid.TrustDomain, sources []source) (*model.Mesh, error) {
 	for _, o := range objs {
 		o.spec.add(mesh, o.val)
 	}
+	pruneSecrets(mesh)
 	mesh.Sort()
 	return mesh, nil
 }

@@ -90,9 +90,11 @@ const (
 )
 
 // allKinds is how problems list the supported kinds.
-const allKinds = "v1 Service, mesh.weft.dev/v1alpha1 Workload, mesh.weft.dev/v1alpha1 PeerAuthentication, " +
+const allKinds = "v1 Service, v1 Secret, mesh.weft.dev/v1alpha1 Workload, mesh.weft.dev/v1alpha1 PeerAuthentication, " +
 	"mesh.weft.dev/v1alpha1 AuthorizationPolicy, mesh.weft.dev/v1alpha1 TrafficPolicy, " +
-	"gateway.networking.k8s.io/v1 HTTPRoute, gateway.networking.k8s.io/v1 GRPCRoute"
+	"gateway.networking.k8s.io/v1 HTTPRoute, gateway.networking.k8s.io/v1 GRPCRoute, " +
+	"gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 TLSRoute, gateway.networking.k8s.io/v1 TCPRoute, " +
+	"gateway.networking.k8s.io/v1beta1 ReferenceGrant"
 
 func TestLoadProblems(t *testing.T) {
 	tests := []struct {

@@ -144,6 +144,10 @@ func validateWorkload(doc document, td spiffeid.TrustDomain, wl *v1alpha1.Worklo
 		c.add("spec.bootstrapTokenSHA256", "must be 64 lowercase hexadecimal digits (a SHA-256 digest)")
 	}
 
+	if spec.Gateway != "" {
+		c.check("spec.gateway", prefixed("Gateway name", validation.IsDNS1123Subdomain(spec.Gateway)))
+	}
+
 	addr, addrOK := c.address(spec.Address)
 	local, localOK := c.localAddress(spec.LocalAddress)
 	b := c.workloadPorts(spec.Ports)

@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -31,6 +32,15 @@ type Objects struct {
 	TrafficPolicies       []v1alpha1.TrafficPolicy
 	HTTPRoutes            []gwv1.HTTPRoute
 	GRPCRoutes            []gwv1.GRPCRoute
+
+	// The ingress gateway's (docs/gateway.md). Secrets are those of type
+	// kubernetes.io/tls.
+	GatewayClasses  []gwv1.GatewayClass
+	Gateways        []gwv1.Gateway
+	TLSRoutes       []gwv1.TLSRoute
+	TCPRoutes       []gwv1.TCPRoute
+	ReferenceGrants []gwv1beta1.ReferenceGrant
+	Secrets         []corev1.Secret
 }
 
 // Problem is an object Build found wanting: one it left out of the mesh, or
@@ -69,6 +79,7 @@ func Build(td spiffeid.TrustDomain, objs *Objects) (*model.Mesh, []Problem) {
 		}
 	}
 	m.Policies = b.policies(objs)
+	m.Ingress = b.ingress(objs)
 	m.Sort()
 	b.missingServiceAccounts(objs)
 	SortProblems(b.problems)

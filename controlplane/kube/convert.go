@@ -54,6 +54,7 @@ func (b *builder) workload(pod *corev1.Pod) (model.Workload, bool) {
 		Address:        addr.Unmap(),
 		Pod:            true,
 		Proxyless:      proxyless,
+		Gateway:        gatewayOf(pod),
 	}
 	for _, c := range pod.Spec.Containers {
 		if c.Name == ProxyContainer {

@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -29,7 +30,9 @@ const (
 	ChangeServices
 	// ChangeWorkloads: Pods.
 	ChangeWorkloads
-	// ChangeOther: Namespaces, ServiceAccounts, policies or routes.
+	// ChangeOther: Namespaces, ServiceAccounts, policies, routes, or the
+	// ingress gateway's GatewayClasses, Gateways, ReferenceGrants and TLS
+	// Secrets.
 	ChangeOther
 )
 
@@ -61,6 +64,12 @@ type Index struct {
 	tps        map[model.NamespacedName]*v1alpha1.TrafficPolicy
 	hrs        map[model.NamespacedName]*gwv1.HTTPRoute
 	grs        map[model.NamespacedName]*gwv1.GRPCRoute
+	gcs        map[model.NamespacedName]*gwv1.GatewayClass // cluster-scoped: no namespace
+	gws        map[model.NamespacedName]*gwv1.Gateway
+	tlsrs      map[model.NamespacedName]*gwv1.TLSRoute
+	tcprs      map[model.NamespacedName]*gwv1.TCPRoute
+	grants     map[model.NamespacedName]*gwv1beta1.ReferenceGrant
+	secrets    map[model.NamespacedName]*corev1.Secret
 
 	// What changed since the last Build, by key.
 	pending       Change
@@ -106,6 +115,12 @@ func NewIndex(td spiffeid.TrustDomain) *Index {
 		tps:           map[model.NamespacedName]*v1alpha1.TrafficPolicy{},
 		hrs:           map[model.NamespacedName]*gwv1.HTTPRoute{},
 		grs:           map[model.NamespacedName]*gwv1.GRPCRoute{},
+		gcs:           map[model.NamespacedName]*gwv1.GatewayClass{},
+		gws:           map[model.NamespacedName]*gwv1.Gateway{},
+		tlsrs:         map[model.NamespacedName]*gwv1.TLSRoute{},
+		tcprs:         map[model.NamespacedName]*gwv1.TCPRoute{},
+		grants:        map[model.NamespacedName]*gwv1beta1.ReferenceGrant{},
+		secrets:       map[model.NamespacedName]*corev1.Secret{},
 		dirtyPods:     map[model.NamespacedName]bool{},
 		dirtySlices:   map[model.NamespacedName]bool{},
 		dirtyServices: map[model.NamespacedName]bool{},
@@ -170,6 +185,24 @@ func (x *Index) record(obj client.Object, deleted bool) {
 	case *gwv1.GRPCRoute:
 		put(x.grs, key, o, deleted)
 		x.pending |= ChangeOther
+	case *gwv1.GatewayClass:
+		put(x.gcs, key, o, deleted)
+		x.pending |= ChangeOther
+	case *gwv1.Gateway:
+		put(x.gws, key, o, deleted)
+		x.pending |= ChangeOther
+	case *gwv1.TLSRoute:
+		put(x.tlsrs, key, o, deleted)
+		x.pending |= ChangeOther
+	case *gwv1.TCPRoute:
+		put(x.tcprs, key, o, deleted)
+		x.pending |= ChangeOther
+	case *gwv1beta1.ReferenceGrant:
+		put(x.grants, key, o, deleted)
+		x.pending |= ChangeOther
+	case *corev1.Secret:
+		put(x.secrets, key, o, deleted)
+		x.pending |= ChangeOther
 	}
 }
 
@@ -216,6 +249,7 @@ func (x *Index) Build() (*model.Mesh, []Problem, bool) {
 		objs := x.policyObjects()
 		m.Policies = b.policies(objs)
 		m.Policies.Sort()
+		m.Ingress = b.ingress(objs)
 		b.missingServiceAccounts(objs)
 		x.policyProblems = b.problems
 		if !first && reflect.DeepEqual(m.Policies, x.last.Policies) {
@@ -223,8 +257,14 @@ func (x *Index) Build() (*model.Mesh, []Problem, bool) {
 		} else {
 			policiesChanged = true
 		}
+		if !first && reflect.DeepEqual(m.Ingress, x.last.Ingress) {
+			m.Ingress = x.last.Ingress
+		} else {
+			policiesChanged = true
+		}
 	} else {
 		m.Policies = x.last.Policies
+		m.Ingress = x.last.Ingress
 	}
 	x.pending = 0
 
@@ -418,8 +458,9 @@ func (x *Index) setProblems(kind string, key model.NamespacedName, ps []Problem)
 	x.problems[src] = slices.Clone(ps)
 }
 
-// policyObjects lists the policies, routes and ServiceAccounts recorded
-// (shallow copies; Build only reads them).
+// policyObjects lists the policies, routes, ServiceAccounts and the
+// ingress gateway's objects recorded (shallow copies; Build only reads
+// them).
 func (x *Index) policyObjects() *Objects {
 	return &Objects{
 		ServiceAccounts:       values(x.sas),
@@ -428,6 +469,12 @@ func (x *Index) policyObjects() *Objects {
 		TrafficPolicies:       values(x.tps),
 		HTTPRoutes:            values(x.hrs),
 		GRPCRoutes:            values(x.grs),
+		GatewayClasses:        values(x.gcs),
+		Gateways:              values(x.gws),
+		TLSRoutes:             values(x.tlsrs),
+		TCPRoutes:             values(x.tcprs),
+		ReferenceGrants:       values(x.grants),
+		Secrets:               values(x.secrets),
 	}
 }
 

@@ -11,10 +11,13 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/kube"
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/gateway"
 )
 
 // world is the objects of a cluster, by kind and key, as the API server
@@ -63,6 +66,20 @@ func (w *world) objects(r *rand.Rand) *kube.Objects {
 			out.PeerAuthentications = append(out.PeerAuthentications, *o)
 		case *v1alpha1.AuthorizationPolicy:
 			out.AuthorizationPolicies = append(out.AuthorizationPolicies, *o)
+		case *gwv1.HTTPRoute:
+			out.HTTPRoutes = append(out.HTTPRoutes, *o)
+		case *gwv1.GatewayClass:
+			out.GatewayClasses = append(out.GatewayClasses, *o)
+		case *gwv1.Gateway:
+			out.Gateways = append(out.Gateways, *o)
+		case *gwv1.TLSRoute:
+			out.TLSRoutes = append(out.TLSRoutes, *o)
+		case *gwv1.TCPRoute:
+			out.TCPRoutes = append(out.TCPRoutes, *o)
+		case *gwv1beta1.ReferenceGrant:
+			out.ReferenceGrants = append(out.ReferenceGrants, *o)
+		case *corev1.Secret:
+			out.Secrets = append(out.Secrets, *o)
 		}
 	}
 	return out
@@ -70,12 +87,13 @@ func (w *world) objects(r *rand.Rand) *kube.Objects {
 
 // randomEvent changes one object of a small cluster (3 namespaces, 4
 // Services, 8 Pods, slices that move between Services, a policy naming a
-// ServiceAccount that comes and goes), as the informers would report it:
-// always a new object, never the old one modified.
+// ServiceAccount that comes and goes, and gatewayEvent's), as the
+// informers would report it: always a new object, never the old one
+// modified.
 func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 	nsName := fmt.Sprintf("ns-%d", r.IntN(3))
 	deleted = r.IntN(5) == 0
-	switch r.IntN(7) {
+	switch r.IntN(9) {
 	case 0:
 		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName}}
 		if r.IntN(3) == 0 {
@@ -93,6 +111,8 @@ func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 			pod.Spec.Containers = pod.Spec.Containers[:1] // not injected
 		case 2:
 			pod.Annotations = map[string]string{kube.DependenciesAnnotation: "ns-1/svc-0,bad"}
+		case 3:
+			pod.Labels[gateway.NameLabel] = fmt.Sprintf("gw-%d", r.IntN(2)) // a gateway's pod
 		}
 		return &pod, deleted
 	case 3:
@@ -117,6 +137,8 @@ func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 			es.AddressType = discoveryv1.AddressTypeFQDN
 		}
 		return &es, deleted
+	case 7, 8:
+		return gatewayEvent(r, nsName), deleted
 	default:
 		if r.IntN(2) == 0 {
 			return &corev1.ServiceAccount{ObjectMeta: meta(nsName, "caller")}, deleted
@@ -125,6 +147,63 @@ func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 		ap.Spec.Rules = []v1alpha1.AuthorizationRule{{From: []v1alpha1.Source{{ServiceAccounts: []string{"caller"}}}}}
 		ap.ResourceVersion = fmt.Sprint(r.IntN(100)) // a status write: no new mesh
 		return ap, deleted
+	}
+}
+
+// gatewayEvent changes one of the ingress gateway's objects: GatewayClasses
+// of Weft's controller or another's, Gateways of either class whose HTTPS
+// listener names a Secret of their namespace or another, TLS Secrets (and
+// one that is not), routes with a Gateway parent, grants, and status
+// writes that must not make a new mesh.
+func gatewayEvent(r *rand.Rand, nsName string) client.Object {
+	gwName := fmt.Sprintf("gw-%d", r.IntN(2))
+	parent := []gwv1.ParentReference{{Name: gwv1.ObjectName(gwName)}}
+	switch r.IntN(7) {
+	case 0:
+		gc := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "weft"}, Spec: gwv1.GatewayClassSpec{ControllerName: gateway.ControllerName}}
+		if r.IntN(3) == 0 {
+			gc.Spec.ControllerName = "example.com/other"
+		}
+		return gc
+	case 1:
+		g := &gwv1.Gateway{ObjectMeta: meta(nsName, gwName), Spec: gwv1.GatewaySpec{GatewayClassName: "weft"}}
+		if r.IntN(4) == 0 {
+			g.Spec.GatewayClassName = "other"
+		}
+		ref := gwv1.SecretObjectReference{Name: gwv1.ObjectName(fmt.Sprintf("cert-%d", r.IntN(3)))}
+		if r.IntN(2) == 0 {
+			ref.Namespace = ptr(gwv1.Namespace(fmt.Sprintf("ns-%d", r.IntN(3))))
+		}
+		g.Spec.Listeners = []gwv1.Listener{
+			{Name: "http", Protocol: gwv1.HTTPProtocolType, Port: 80},
+			{Name: "https", Protocol: gwv1.HTTPSProtocolType, Port: 443, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{ref}}},
+		}
+		g.ResourceVersion = fmt.Sprint(r.IntN(100))
+		g.Status.Addresses = []gwv1.GatewayStatusAddress{{Value: fmt.Sprintf("192.0.2.%d", 200+r.IntN(2))}} // a status write
+		return g
+	case 2:
+		s := &corev1.Secret{ObjectMeta: meta(nsName, fmt.Sprintf("cert-%d", r.IntN(3))), Type: corev1.SecretTypeTLS,
+			Data: map[string][]byte{corev1.TLSCertKey: fmt.Appendf(nil, "cert %d", r.IntN(3)), corev1.TLSPrivateKeyKey: []byte("key")}}
+		if r.IntN(5) == 0 {
+			s.Type = corev1.SecretTypeOpaque
+		}
+		return s
+	case 3:
+		return &gwv1.HTTPRoute{ObjectMeta: meta(nsName, "web"), Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{gwv1.Hostname(fmt.Sprintf("h%d.example.com", r.IntN(2)))},
+		}}
+	case 4:
+		return &gwv1.TLSRoute{ObjectMeta: meta(nsName, "tls"), Spec: gwv1.TLSRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{gwv1.Hostname(fmt.Sprintf("h%d.example.com", r.IntN(2)))},
+		}}
+	case 5:
+		return &gwv1.TCPRoute{ObjectMeta: meta(nsName, "tcp"), Spec: gwv1.TCPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}}}
+	default:
+		g := &gwv1beta1.ReferenceGrant{ObjectMeta: meta(nsName, "certs"), Spec: gwv1beta1.ReferenceGrantSpec{
+			From: []gwv1beta1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: "Gateway", Namespace: gwv1.Namespace(fmt.Sprintf("ns-%d", r.IntN(3)))}},
+			To:   []gwv1beta1.ReferenceGrantTo{{Group: "", Kind: "Secret"}},
+		}}
+		return g
 	}
 }
 
@@ -139,6 +218,7 @@ func TestIndexAgreesWithBuild(t *testing.T) {
 			x := kube.NewIndex(td)
 			w := &world{objs: map[string]client.Object{}}
 			var last *model.Mesh
+			var gateways, secrets, gatewayPods bool // the ingress part was exercised
 			for step := range 300 {
 				for range 1 + r.IntN(4) {
 					obj, deleted := randomEvent(r)
@@ -163,6 +243,12 @@ func TestIndexAgreesWithBuild(t *testing.T) {
 					t.Fatalf("step %d: unchanged, but a new mesh value", step)
 				}
 				last = got
+				gateways = gateways || len(got.Ingress.Gateways) > 0
+				secrets = secrets || len(got.Ingress.Secrets) > 0
+				gatewayPods = gatewayPods || slices.ContainsFunc(got.Workloads, func(w model.Workload) bool { return w.Gateway != nil })
+			}
+			if !gateways || !secrets || !gatewayPods {
+				t.Errorf("no mesh had a Gateway (%v), a TLS Secret (%v) and a gateway workload (%v): the ingress part went untested", gateways, secrets, gatewayPods)
 			}
 		})
 	}
@@ -235,6 +321,9 @@ func TestIndexPending(t *testing.T) {
 		{name: "service", events: []client.Object{&corev1.Service{ObjectMeta: meta("shop", "web")}}, want: kube.ChangeServices},
 		{name: "namespace", events: []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}, want: kube.ChangeOther},
 		{name: "policy", events: []client.Object{&v1alpha1.PeerAuthentication{ObjectMeta: meta("shop", "p")}}, want: kube.ChangeOther},
+		{name: "gateway", events: []client.Object{&gwv1.Gateway{ObjectMeta: meta("shop", "public")}}, want: kube.ChangeOther},
+		{name: "tls secret", events: []client.Object{&corev1.Secret{ObjectMeta: meta("shop", "cert"), Type: corev1.SecretTypeTLS}}, want: kube.ChangeOther},
+		{name: "grant", events: []client.Object{&gwv1beta1.ReferenceGrant{ObjectMeta: meta("certs", "g")}}, want: kube.ChangeOther},
 		{name: "another kind", events: []client.Object{&corev1.ConfigMap{ObjectMeta: meta("shop", "c")}}, want: 0},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 )
@@ -21,6 +22,9 @@ func NewScheme() (*runtime.Scheme, error) {
 		"kubernetes":  clientgoscheme.AddToScheme,
 		"weft":        v1alpha1.AddToScheme,
 		"gateway-api": gwv1.Install,
+		// ReferenceGrant is read as v1beta1, the version every Gateway
+		// API release since v0.6 serves.
+		"gateway-api v1beta1": gwv1beta1.Install,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("scheme: add %s types: %w", name, err)
@@ -51,5 +55,13 @@ func kinds() []kind {
 		{name: "TrafficPolicy", obj: &v1alpha1.TrafficPolicy{}, crd: true},
 		{name: "HTTPRoute", obj: &gwv1.HTTPRoute{}, crd: true},
 		{name: "GRPCRoute", obj: &gwv1.GRPCRoute{}, crd: true},
+		// The ingress gateway's (docs/gateway.md); Secrets of type
+		// kubernetes.io/tls only (a field selector, see Watcher.Run).
+		{name: "GatewayClass", obj: &gwv1.GatewayClass{}, crd: true},
+		{name: "Gateway", obj: &gwv1.Gateway{}, crd: true},
+		{name: "TLSRoute", obj: &gwv1.TLSRoute{}, crd: true},
+		{name: "TCPRoute", obj: &gwv1.TCPRoute{}, crd: true},
+		{name: "ReferenceGrant", obj: &gwv1beta1.ReferenceGrant{}, crd: true},
+		{name: "Secret", obj: &corev1.Secret{}},
 	}
 }

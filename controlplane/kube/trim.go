@@ -48,3 +48,34 @@ func trimPod(obj any) (any, error) {
 	}
 	return out, nil
 }
+
+// trimSecret is the Watcher's informer transform for Secrets (only
+// kubernetes.io/tls ones are listed): of each it keeps the certificate
+// and key a Gateway may serve, never the other keys, annotations (a
+// kubectl apply annotation holds the whole Secret) or managed fields.
+// Objects of other types pass unchanged.
+func trimSecret(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Secret{
+		TypeMeta: s.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            s.Name,
+			Namespace:       s.Namespace,
+			UID:             s.UID,
+			ResourceVersion: s.ResourceVersion,
+		},
+		Type: s.Type,
+	}
+	for _, k := range []string{secretCertKey, secretKeyKey} {
+		if v, ok := s.Data[k]; ok {
+			if out.Data == nil {
+				out.Data = map[string][]byte{}
+			}
+			out.Data[k] = v
+		}
+	}
+	return out, nil
+}

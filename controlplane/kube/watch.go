@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -75,8 +76,16 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		HTTPClient:       httpClient,
 		Scheme:           scheme,
 		DefaultTransform: cache.TransformStripManagedFields(),
-		// Pods are most of a cluster's objects: keep only what Build reads.
-		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}},
+		ByObject: map[client.Object]cache.ByObject{
+			// Pods are most of a cluster's objects: keep only what Build reads.
+			&corev1.Pod{}: {Transform: trimPod},
+			// Only TLS Secrets can be a Gateway's certificates, and of
+			// those only the certificate and key are kept.
+			&corev1.Secret{}: {
+				Field:     fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)),
+				Transform: trimSecret,
+			},
+		},
 		// A kind without an informer (its CRD missing) lists as an error,
 		// never by starting an informer behind the Watcher's back.
 		ReaderFailOnMissingInformer: true,
@@ -177,7 +186,8 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*model.Mesh)) error {
 		p := &m.Policies
 		w.log.InfoContext(ctx, "Mesh built from Kubernetes", "services", len(m.Services), "workloads", len(m.Workloads),
 			"peerAuthentications", len(p.PeerAuthentications), "authorizationPolicies", len(p.AuthorizationPolicies),
-			"trafficPolicies", len(p.TrafficPolicies), "httpRoutes", len(p.HTTPRoutes), "grpcRoutes", len(p.GRPCRoutes))
+			"trafficPolicies", len(p.TrafficPolicies), "httpRoutes", len(p.HTTPRoutes), "grpcRoutes", len(p.GRPCRoutes),
+			"gateways", len(m.Ingress.Gateways), "tlsSecrets", len(m.Ingress.Secrets))
 		onChange(m)
 	}
 	// The events of the initial lists are in the first build.

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +48,11 @@ type Publisher struct {
 	cfg   Config
 	kick  chan struct{}
 	queue chan string
+
+	// included are namespaces published to without the label: those of
+	// Gateways, whose proxies mount the roots too (Include).
+	mu       sync.Mutex
+	included map[string]bool
 }
 
 // New returns a Publisher; it does nothing until Run.
@@ -52,7 +60,28 @@ func New(cfg Config) *Publisher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{cfg: cfg, kick: make(chan struct{}, 1), queue: make(chan string, 1024)}
+	return &Publisher{cfg: cfg, kick: make(chan struct{}, 1), queue: make(chan string, 1024), included: map[string]bool{}}
+}
+
+// Include publishes the roots in namespace too, labelled or not, from now
+// on (and in every later pass): the gateway deployer calls it for each
+// Gateway's namespace, at each of its changes, so that a ConfigMap
+// deleted by hand comes back then. It does not block.
+func (p *Publisher) Include(namespace string) {
+	p.mu.Lock()
+	p.included[namespace] = true
+	p.mu.Unlock()
+	select {
+	case p.queue <- namespace:
+	default:
+		p.RootsChanged() // queue full: a full pass catches up
+	}
+}
+
+func (p *Publisher) includedNamespaces() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.included))
 }
 
 // RootsChanged asks for every namespace to be brought up to date now.
@@ -104,6 +133,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			for _, ns := range all {
 				p.publish(ctx, ns.Name)
+			}
+			for _, ns := range p.includedNamespaces() {
+				p.publish(ctx, ns)
 			}
 		}
 	}

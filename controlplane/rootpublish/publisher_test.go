@@ -50,8 +50,9 @@ func pemOf(certs ...*x509.Certificate) string {
 
 // TestPublisherFollowsNamespacesAndRoots: against a real API server, a
 // namespace labelled for injection gets the ConfigMap the injected proxies
-// mount, an unlabelled one does not, a hand edit is put back, and a root
-// rotation (two roots, then the new one alone) reaches the ConfigMap.
+// mount, an unlabelled one does not unless it is included (a Gateway's),
+// a hand edit is put back, and a root rotation (two roots, then the new
+// one alone) reaches the ConfigMaps.
 func TestPublisherFollowsNamespacesAndRoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("envtest: skipped with -short")
@@ -73,6 +74,7 @@ func TestPublisherFollowsNamespacesAndRoots(t *testing.T) {
 	for name, labels := range map[string]map[string]string{
 		"meshed":   {"weft.dev/inject": "enabled"},
 		"unmeshed": nil,
+		"gateways": nil,
 	} {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -108,6 +110,10 @@ func TestPublisherFollowsNamespacesAndRoots(t *testing.T) {
 		t.Errorf("the unlabelled namespace got a ConfigMap: %q", got)
 	}
 
+	// A namespace included (a Gateway's) gets the roots without the label.
+	p.Include("gateways")
+	waitFor("the roots in an included namespace", func() bool { return published("gateways") == pemOf(oldRoot) })
+
 	// Labelling a namespace later publishes there too.
 	ns, err := cs.CoreV1().Namespaces().Get(ctx, "unmeshed", metav1.GetOptions{})
 	if err != nil {
@@ -138,6 +144,8 @@ func TestPublisherFollowsNamespacesAndRoots(t *testing.T) {
 		mu.Unlock()
 		p.RootsChanged()
 		want := pemOf(step...)
-		waitFor("the rotated roots", func() bool { return published("meshed") == want && published("unmeshed") == want })
+		waitFor("the rotated roots", func() bool {
+			return published("meshed") == want && published("unmeshed") == want && published("gateways") == want
+		})
 	}
 }

@@ -3,7 +3,9 @@
 // proxies silently run: translate.Check's Problems become status
 // conditions on PeerAuthentications, AuthorizationPolicies and
 // TrafficPolicies, and Gateway API status.parents entries on HTTPRoutes and
-// GRPCRoutes attached to Services.
+// GRPCRoutes attached to Services; for the ingress gateway
+// (docs/gateway.md), what gateway.Resolve decides becomes the status of
+// GatewayClasses, Gateways and the routes attached to them.
 //
 // Every control-plane replica builds the same mesh and serves xDS, but
 // only one writes status, or replicas would fight over it: a Writer
@@ -71,4 +73,22 @@
 // proxy cannot run answers HTTP 500 for its matches, which is what Gateway
 // API asks of a dropped rule, hence PartiallyInvalid's "Dropped Rule"
 // message.
+//
+// # Ingress gateway status
+//
+// Every GatewayClass whose controllerName is gateway.ControllerName gets
+// Accepted=True. Every Gateway of such a class gets the conditions and
+// listener statuses gateway.Resolve computes, except that Programmed,
+// which Resolve decides as far as configuration goes, stays False with
+// reason AddressNotAssigned until the Gateway's Service (<gateway>-weft,
+// in the Gateway's namespace) has an address: a LoadBalancer's
+// status.loadBalancer.ingress (IPAddress or Hostname), or a ClusterIP or
+// NodePort Service's cluster IPs. Those addresses are status.addresses.
+// A load balancer's assignment makes no new mesh, so while it leads the
+// Writer watches the Services labelled gateway.networking.k8s.io/
+// gateway-name, and GatewayClasses, and writes again when they change.
+// Routes (HTTPRoute, GRPCRoute, TLSRoute, TCPRoute) get one
+// status.parents entry per Gateway parentRef, with controllerName
+// gateway.ControllerName, as Resolve has it; the mesh's entries
+// (ControllerName) and other controllers' are left alone.
 package status

@@ -71,13 +71,13 @@ func grpcRoute(name string, parents []gwv1.ParentReference, svc string, port int
 	}
 }
 
-// mirror makes rule j of r unsupported (RequestMirror).
-func mirror(r gwv1.HTTPRoute, j int) gwv1.HTTPRoute {
+// unsupported makes rule j of r unsupported: an ExtensionRef filter,
+// which Weft's proxies do not run (RequestMirror, used here before, is
+// supported since the ingress gateway issue).
+func unsupported(r gwv1.HTTPRoute, j int) gwv1.HTTPRoute {
 	r.Spec.Rules[j].Filters = append(r.Spec.Rules[j].Filters, gwv1.HTTPRouteFilter{
-		Type: gwv1.HTTPRouteFilterRequestMirror,
-		RequestMirror: &gwv1.HTTPRequestMirrorFilter{BackendRef: gwv1.BackendObjectReference{
-			Name: "web", Port: ptr(int32(80)),
-		}},
+		Type:         gwv1.HTTPRouteFilterExtensionRef,
+		ExtensionRef: &gwv1.LocalObjectReference{Group: "example.com", Kind: "Filter", Name: "f"},
 	})
 	return r
 }

@@ -40,6 +40,7 @@ func (w *Writer) Start(ctx context.Context) error {
 		httpClient = hc
 		defer hc.CloseIdleConnections()
 	}
+	w.httpClient = httpClient
 	leases, err := w.leaseClient(httpClient)
 	if err != nil {
 		return err

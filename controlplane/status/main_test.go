@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
@@ -25,7 +27,12 @@ import (
 // shared is the one API server the tests of this binary share.
 var shared = &kubetest.Shared{Options: kubetest.Options{}}
 
-func TestMain(m *testing.M) { os.Exit(shared.Main(m)) }
+func TestMain(m *testing.M) {
+	// The Writer's gateway watch logs through controller-runtime's global
+	// logger.
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(shared.Main(m))
+}
 
 // kube is a client of the shared API server.
 type kube struct {

@@ -200,11 +200,17 @@ func appliesToHTTPPort(m *model.Mesh, ns string, ref gwv1.ParentReference) bool 
 // mergeConditions does), ours for parentRefs no longer desired removed,
 // and new ones appended. It reports whether anything changed.
 func mergeParents(existing, desired []gwv1.RouteParentStatus, now metav1.Time) ([]gwv1.RouteParentStatus, bool) {
+	return mergeParentsOf(ControllerName, existing, desired, now)
+}
+
+// mergeParentsOf is mergeParents for the entries of controller (the
+// mesh's, or the ingress gateway's).
+func mergeParentsOf(controller gwv1.GatewayController, existing, desired []gwv1.RouteParentStatus, now metav1.Time) ([]gwv1.RouteParentStatus, bool) {
 	out := make([]gwv1.RouteParentStatus, 0, len(existing)+len(desired))
 	used := make([]bool, len(desired))
 	changed := false
 	for _, e := range existing {
-		if e.ControllerName != ControllerName {
+		if e.ControllerName != controller {
 			out = append(out, e)
 			continue
 		}
@@ -232,8 +238,13 @@ func mergeParents(existing, desired []gwv1.RouteParentStatus, now metav1.Time) (
 
 // parentsNewerThan is newerThan for our status.parents entries.
 func parentsNewerThan(parents []gwv1.RouteParentStatus, gen int64) bool {
+	return parentsOfNewerThan(ControllerName, parents, gen)
+}
+
+// parentsOfNewerThan is newerThan for controller's status.parents entries.
+func parentsOfNewerThan(controller gwv1.GatewayController, parents []gwv1.RouteParentStatus, gen int64) bool {
 	return slices.ContainsFunc(parents, func(p gwv1.RouteParentStatus) bool {
-		return p.ControllerName == ControllerName && newerThan(p.Conditions, routeTypes, gen)
+		return p.ControllerName == controller && newerThan(p.Conditions, routeTypes, gen)
 	})
 }
 

@@ -50,10 +50,10 @@ func TestRouteParents(t *testing.T) {
 			{"web", []want{{ConditionAccepted, "False", "NoMatchingParent"}}},
 		}},
 		{"Gateway parent only", httpRoute("r", []gwv1.ParentReference{gateway}, backend("web", 80)), nil},
-		{"one rule of two unsupported", mirror(httpRoute("r", []gwv1.ParentReference{serviceParent("web", 80)}, backend("web", 80), backend("web", 80)), 1), []parent{
+		{"one rule of two unsupported", unsupported(httpRoute("r", []gwv1.ParentReference{serviceParent("web", 80)}, backend("web", 80), backend("web", 80)), 1), []parent{
 			{"web", []want{{ConditionAccepted, "True", "Accepted"}, {ConditionResolvedRefs, "True", "ResolvedRefs"}, {ConditionPartiallyInvalid, "True", "UnsupportedValue"}}},
 		}},
-		{"every rule unsupported", mirror(httpRoute("r", []gwv1.ParentReference{serviceParent("web", 80)}, backend("web", 80)), 0), []parent{
+		{"every rule unsupported", unsupported(httpRoute("r", []gwv1.ParentReference{serviceParent("web", 80)}, backend("web", 80)), 0), []parent{
 			{"web", []want{{ConditionAccepted, "False", "UnsupportedValue"}, {ConditionPartiallyInvalid, "", ""}}},
 		}},
 	} {

@@ -8,6 +8,7 @@ import (
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
 	"github.com/weftmesh/weft/controlplane/translate"
+	"github.com/weftmesh/weft/gateway"
 )
 
 // objectKey names one object a Problem is about.
@@ -27,8 +28,9 @@ type target struct {
 }
 
 // targets returns every policy and route of m with the status each should
-// carry, given the Problems of each object.
-func targets(m *model.Mesh, byObject map[objectKey][]translate.Problem) []target {
+// carry, given the Problems of each object and, for routes with Gateway
+// parents, what gateway.Resolve made of m (res; nil for none).
+func targets(m *model.Mesh, byObject map[objectKey][]translate.Problem, res *gateway.Resolution) []target {
 	var out []target
 	problems := func(kind string, o client.Object) []translate.Problem {
 		return byObject[objectKey{kind, o.GetNamespace(), o.GetName()}]
@@ -78,14 +80,16 @@ func targets(m *model.Mesh, byObject map[objectKey][]translate.Problem) []target
 
 	routeTarget := func(kind string, o client.Object, r route, empty func() client.Object, parents func(client.Object) *[]gwv1.RouteParentStatus) target {
 		desired := routeParents(m, r, problems(kind, o))
+		ingress := gatewayParents(res, kind, o) // the ingress gateway's entries
 		return target{kind: kind, obj: o, empty: empty, apply: func(x client.Object, now metav1.Time) bool {
 			p := parents(x)
-			if p == nil || parentsNewerThan(*p, r.generation) {
+			if p == nil || parentsNewerThan(*p, r.generation) || parentsOfNewerThan(gateway.ControllerName, *p, r.generation) {
 				return false
 			}
 			merged, changed := mergeParents(*p, desired, now)
+			merged, ingressChanged := mergeParentsOf(gateway.ControllerName, merged, ingress, now)
 			*p = merged
-			return changed
+			return changed || ingressChanged
 		}}
 	}
 	for i := range m.Policies.HTTPRoutes {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weftmesh/weft/controlplane/model"
 	"github.com/weftmesh/weft/controlplane/translate"
+	"github.com/weftmesh/weft/gateway"
 )
 
 // Defaults of Config.
@@ -34,8 +35,10 @@ const (
 
 // Config configures a Writer.
 type Config struct {
-	// Client reads (Get) and writes (Status().Update) the policies and
-	// routes; its scheme must know api/v1alpha1 and Gateway API v1. A
+	// Client reads (Get) and writes (Status().Update) the policies,
+	// routes, Gateways and GatewayClasses, lists GatewayClasses, and reads
+	// each Gateway's Service and parameters ConfigMap; its scheme must
+	// know api/v1alpha1 and Gateway API v1. A
 	// manager's cache-backed client is fine: a stale read ends in a
 	// conflict, and the Writer retries.
 	Client client.Client
@@ -121,6 +124,8 @@ type Writer struct {
 
 	started atomic.Bool
 	leader  atomic.Bool
+	// httpClient is Start's, for watchGateways.
+	httpClient *http.Client
 }
 
 // snapshot is one mesh and its Problems.
@@ -188,6 +193,7 @@ func (w *Writer) lead(ctx context.Context) {
 	resync := time.NewTicker(w.cfg.Resync)
 	defer resync.Stop()
 	written := map[objectKey]string{} // see write
+	defer w.watchGateways(ctx, w.httpClient)()
 	for {
 		if snap := w.current(); snap != nil {
 			conflicts, err := w.sync(ctx, snap, written)
@@ -227,7 +233,13 @@ func (w *Writer) sync(ctx context.Context, snap *snapshot, written map[objectKey
 	now := metav1.NewTime(time.Now())
 	var errs []error
 	conflicts := 0
-	ts := targets(snap.mesh, byObject)
+	res := gateway.Resolve(snap.mesh)
+	ts := targets(snap.mesh, byObject, res)
+	ingress, err := w.ingressTargets(ctx, snap.mesh, res)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	ts = append(ts, ingress...)
 	keep := make(map[objectKey]bool, len(ts))
 	for _, t := range ts {
 		keep[objectKey{t.kind, t.obj.GetNamespace(), t.obj.GetName()}] = true

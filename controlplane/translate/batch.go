@@ -9,6 +9,7 @@ import (
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/gateway"
 )
 
 // Batch translates many workloads of one mesh, as xds.Server.Update does
@@ -30,6 +31,11 @@ type Batch struct {
 
 	mu       sync.Mutex
 	clusters map[servicePortRef]*sharedCluster
+
+	// gateways is gateway.Resolve of the mesh, for its gateway proxies
+	// (gatewayResolution).
+	gatewayOnce sync.Once
+	gateways    *gateway.Resolution
 }
 
 // sharedCluster is one service port's outbound cluster, built by the

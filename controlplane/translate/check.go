@@ -12,7 +12,8 @@ import (
 // applied only in part, or not at all: what a user must be told, since
 // the proxies silently run the fail-closed result. Kind is the object's
 // kind (PeerAuthentication, AuthorizationPolicy, TrafficPolicy,
-// HTTPRoute, GRPCRoute).
+// HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, Gateway, or Workload for a
+// gateway workload whose Gateway is missing).
 type Problem struct {
 	Kind      string
 	Namespace string
@@ -39,6 +40,7 @@ const (
 	reasonNoMatchingParent = "NoMatchingParent"
 	reasonMixedMTLSModes   = "MixedMTLSModes"
 	reasonInvalid          = "Invalid"
+	reasonRefNotPermitted  = "RefNotPermitted"
 )
 
 // Check returns every Problem of mesh m, sorted by kind, namespace, name
@@ -47,6 +49,7 @@ func Check(m *model.Mesh) []Problem {
 	var out []Problem
 	out = append(out, checkPolicies(m)...)
 	out = append(out, checkRoutes(m)...)
+	out = append(out, checkGateways(m)...)
 	slices.SortFunc(out, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace),
 			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Message, b.Message))

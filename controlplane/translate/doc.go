@@ -48,7 +48,10 @@
 // subset of Envoy's resources grpc-go accepts. Its snapshots are checked
 // with Consistent, which also reads the route names of api_listeners.
 //
-// Secrets are never translated: the certificate (SecretDefault) and the
-// trust bundle (SecretRootCA) are named in TLS contexts and resolved by the
-// proxy itself.
+// An ingress gateway's proxy (model.Workload.Gateway) gets instead its
+// Gateway's listeners, routes and clusters as gateway.Resolve decides
+// them (docs/gateway.md), and the SDS secrets of the certificates its
+// listeners serve: the only Secrets ever translated. A sidecar's own
+// certificate (SecretDefault) and the trust bundle (SecretRootCA) are
+// named in TLS contexts and resolved by the proxy itself.
 package translate

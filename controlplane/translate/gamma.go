@@ -115,9 +115,9 @@ func outboundRoutes(m *model.Mesh, client *model.Workload, parent servicePortRef
 					route: tr.action.envoyRoute(m, ruleRouteName(kind, meta, i, j), me, defaults),
 				})
 			}
-			for _, b := range tr.action.backends {
-				if b.ref != parent {
-					backends = append(backends, b.ref)
+			for _, ref := range tr.action.refs() {
+				if ref != parent {
+					backends = append(backends, ref)
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -36,7 +37,34 @@ type ruleAction struct {
 	rewrite  *gwv1.HTTPURLRewriteFilter
 	timeout  *time.Duration
 	retry    *ruleRetry
+	// mirrors get a copy of the requests forwarded (RequestMirror).
+	mirrors []ruleMirror
 }
+
+// ruleMirror is one RequestMirror filter: the service port that gets the
+// copies, and the share of requests copied.
+type ruleMirror struct {
+	ref      servicePortRef
+	fraction *typev3.FractionalPercent
+}
+
+// refs are the service ports the rule sends to: its backends, then its
+// mirrors. The proxy needs the cluster of each (addRouteBackends).
+func (a *ruleAction) refs() []servicePortRef {
+	out := make([]servicePortRef, 0, len(a.backends)+len(a.mirrors))
+	for _, b := range a.backends {
+		out = append(out, b.ref)
+	}
+	for _, mr := range a.mirrors {
+		out = append(out, mr.ref)
+	}
+	return out
+}
+
+// backendCheck reports whether a route may send to a backendRef (nil:
+// every reference may be followed); gateway routes need a ReferenceGrant
+// to cross namespaces.
+type backendCheck func(*gwv1.BackendObjectReference) bool
 
 // weightedBackend is one backendRef that receives traffic.
 type weightedBackend struct {
@@ -62,6 +90,12 @@ type headerMods struct {
 // ns. A rule the proxy cannot run becomes a failing action for all its
 // matches, and f hears why.
 func translateHTTPRule(m *model.Mesh, ns string, rule *gwv1.HTTPRouteRule, f *findings) *translatedRule {
+	return translateHTTPRuleFor(m, ns, rule, nil, f)
+}
+
+// translateHTTPRuleFor is translateHTTPRule where allow, when not nil,
+// refuses some backendRefs (RefNotPermitted: the rule fails).
+func translateHTTPRuleFor(m *model.Mesh, ns string, rule *gwv1.HTTPRouteRule, allow backendCheck, f *findings) *translatedRule {
 	ok := true
 	tr := &translatedRule{action: &ruleAction{}}
 	matches := rule.Matches
@@ -75,7 +109,7 @@ func translateHTTPRule(m *model.Mesh, ns string, rule *gwv1.HTTPRouteRule, f *fi
 	}
 	a := tr.action
 	for i := range rule.Filters {
-		ok = a.httpFilter(&rule.Filters[i], f) && ok
+		ok = a.httpFilter(m, ns, &rule.Filters[i], allow, f) && ok
 	}
 	if a.redirect != nil && a.rewrite != nil {
 		f.add(reasonUnsupportedValue, "RequestRedirect and URLRewrite cannot both be set")
@@ -109,7 +143,7 @@ func translateHTTPRule(m *model.Mesh, ns string, rule *gwv1.HTTPRouteRule, f *fi
 	if a.redirect == nil {
 		for i := range rule.BackendRefs {
 			br := &rule.BackendRefs[i]
-			b, bok := backend(m, ns, &br.BackendRef, f)
+			b, bok := backend(m, ns, &br.BackendRef, allow, f)
 			ok = bok && ok
 			for j := range br.Filters {
 				ok = b.headers.httpFilter(&br.Filters[j], "backendRefs filter", f) && ok
@@ -130,6 +164,11 @@ func translateHTTPRule(m *model.Mesh, ns string, rule *gwv1.HTTPRouteRule, f *fi
 
 // translateGRPCRule is translateHTTPRule for a GRPCRoute rule.
 func translateGRPCRule(m *model.Mesh, ns string, rule *gwv1.GRPCRouteRule, f *findings) *translatedRule {
+	return translateGRPCRuleFor(m, ns, rule, nil, f)
+}
+
+// translateGRPCRuleFor is translateHTTPRuleFor for a GRPCRoute rule.
+func translateGRPCRuleFor(m *model.Mesh, ns string, rule *gwv1.GRPCRouteRule, allow backendCheck, f *findings) *translatedRule {
 	ok := true
 	tr := &translatedRule{action: &ruleAction{}}
 	matches := rule.Matches
@@ -143,6 +182,10 @@ func translateGRPCRule(m *model.Mesh, ns string, rule *gwv1.GRPCRouteRule, f *fi
 	}
 	a := tr.action
 	for i := range rule.Filters {
+		if fl := &rule.Filters[i]; fl.Type == gwv1.GRPCRouteFilterRequestMirror {
+			ok = a.mirror(m, ns, fl.RequestMirror, allow, f) && ok
+			continue
+		}
 		ok = a.headers.grpcFilter(&rule.Filters[i], "filter", f) && ok
 	}
 	if rule.SessionPersistence != nil {
@@ -151,7 +194,7 @@ func translateGRPCRule(m *model.Mesh, ns string, rule *gwv1.GRPCRouteRule, f *fi
 	}
 	for i := range rule.BackendRefs {
 		br := &rule.BackendRefs[i]
-		b, bok := backend(m, ns, &br.BackendRef, f)
+		b, bok := backend(m, ns, &br.BackendRef, allow, f)
 		ok = bok && ok
 		for j := range br.Filters {
 			ok = b.headers.grpcFilter(&br.Filters[j], "backendRefs filter", f) && ok
@@ -169,9 +212,12 @@ func translateGRPCRule(m *model.Mesh, ns string, rule *gwv1.GRPCRouteRule, f *fi
 	return tr
 }
 
-// httpFilter applies one rule-level HTTPRoute filter.
-func (a *ruleAction) httpFilter(fl *gwv1.HTTPRouteFilter, f *findings) bool {
+// httpFilter applies one rule-level HTTPRoute filter of a route in
+// namespace ns.
+func (a *ruleAction) httpFilter(m *model.Mesh, ns string, fl *gwv1.HTTPRouteFilter, allow backendCheck, f *findings) bool {
 	switch fl.Type {
+	case gwv1.HTTPRouteFilterRequestMirror:
+		return a.mirror(m, ns, fl.RequestMirror, allow, f)
 	case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier:
 		return a.headers.httpFilter(fl, "filter", f)
 	case gwv1.HTTPRouteFilterURLRewrite:
@@ -201,6 +247,61 @@ func (a *ruleAction) httpFilter(fl *gwv1.HTTPRouteFilter, f *findings) bool {
 	default:
 		f.add(reasonUnsupportedValue, "filter %s is not supported", fl.Type)
 		return false
+	}
+}
+
+// mirror adds a RequestMirror filter: its backend must be a Service port
+// like a backendRef's; percent or fraction (all requests when neither)
+// become the share copied.
+func (a *ruleAction) mirror(m *model.Mesh, ns string, rm *gwv1.HTTPRequestMirrorFilter, allow backendCheck, f *findings) bool {
+	if rm == nil {
+		f.add(reasonUnsupportedValue, "filter RequestMirror has no requestMirror")
+		return false
+	}
+	b, ok := backend(m, ns, &gwv1.BackendRef{BackendObjectReference: rm.BackendRef}, allow, f)
+	if !ok {
+		return false
+	}
+	mr := ruleMirror{ref: b.ref}
+	switch {
+	case rm.Percent != nil && rm.Fraction != nil:
+		f.add(reasonUnsupportedValue, "requestMirror: percent and fraction cannot both be set")
+		return false
+	case rm.Percent != nil:
+		if *rm.Percent < 0 || *rm.Percent > 100 {
+			f.add(reasonUnsupportedValue, "requestMirror.percent %d is not within 0-100", *rm.Percent)
+			return false
+		}
+		mr.fraction = &typev3.FractionalPercent{Numerator: uint32(*rm.Percent), Denominator: typev3.FractionalPercent_HUNDRED}
+	case rm.Fraction != nil:
+		den := int32(100)
+		if rm.Fraction.Denominator != nil {
+			den = *rm.Fraction.Denominator
+		}
+		num := rm.Fraction.Numerator
+		if den < 1 || num < 0 || num > den {
+			f.add(reasonUnsupportedValue, "requestMirror.fraction %d/%d is not a fraction within 0-1", num, den)
+			return false
+		}
+		mr.fraction = fractionalPercent(num, den)
+	}
+	a.mirrors = append(a.mirrors, mr)
+	return true
+}
+
+// fractionalPercent is num/den (0 <= num <= den, den >= 1) as Envoy
+// takes it: exactly over a denominator of 100, 10,000 or 1,000,000,
+// otherwise rounded down to millionths.
+func fractionalPercent(num, den int32) *typev3.FractionalPercent {
+	switch den {
+	case 100:
+		return &typev3.FractionalPercent{Numerator: uint32(num), Denominator: typev3.FractionalPercent_HUNDRED} //nolint:gosec // 0 <= num <= den
+	case 10_000:
+		return &typev3.FractionalPercent{Numerator: uint32(num), Denominator: typev3.FractionalPercent_TEN_THOUSAND} //nolint:gosec // 0 <= num <= den
+	}
+	return &typev3.FractionalPercent{
+		Numerator:   uint32(int64(num) * 1_000_000 / int64(den)), //nolint:gosec // at most 1,000,000
+		Denominator: typev3.FractionalPercent_MILLION,
 	}
 }
 
@@ -361,8 +462,9 @@ func parseGatewayDuration(s string) (time.Duration, error) {
 }
 
 // backend checks one backendRef of a route in namespace ns: a Service
-// (group "" or core, kind Service) that exists, with a port it has.
-func backend(m *model.Mesh, ns string, br *gwv1.BackendRef, f *findings) (weightedBackend, bool) {
+// (group "" or core, kind Service) that exists, with a port it has, and
+// that allow (when not nil) lets the route use.
+func backend(m *model.Mesh, ns string, br *gwv1.BackendRef, allow backendCheck, f *findings) (weightedBackend, bool) {
 	group, kind := "", "Service"
 	if br.Group != nil {
 		group = string(*br.Group)
@@ -392,6 +494,10 @@ func backend(m *model.Mesh, ns string, br *gwv1.BackendRef, f *findings) (weight
 		return b, false
 	}
 	b.ref = servicePortRef{service: ref, port: uint32(*br.Port)} //nolint:gosec // a PortNumber is 1-65535
+	if allow != nil && !allow(&br.BackendObjectReference) {
+		f.add(reasonRefNotPermitted, "backendRef %s: no ReferenceGrant in namespace %s allows this route to use it", ref, ref.Namespace)
+		return b, false
+	}
 	if m.Service(ref) == nil {
 		f.add(reasonBackendNotFound, "backendRef %s: no such Service", ref)
 		return b, false
@@ -465,6 +571,13 @@ func (a *ruleAction) envoyRoute(m *model.Mesh, name string, me matchEntry, d rou
 		}
 		applyRouteDefaults(ra, d, a.timeout, a.retry)
 		ra.HashPolicy = routeHashPolicies(m, refs)
+		for _, mr := range a.mirrors {
+			p := &route.RouteAction_RequestMirrorPolicy{Cluster: OutboundClusterName(mr.ref.service, mr.ref.port)}
+			if mr.fraction != nil {
+				p.RuntimeFraction = &core.RuntimeFractionalPercent{DefaultValue: mr.fraction}
+			}
+			ra.RequestMirrorPolicies = append(ra.RequestMirrorPolicies, p)
+		}
 		r.Action = &route.Route_Route{Route: ra}
 	}
 	r.RequestHeadersToAdd = a.headers.reqAdd

@@ -128,7 +128,7 @@ func TestCheckRoutes(t *testing.T) {
 	}
 	want := []string{
 		"HTTPRoute store/db-route NotApplicable: parentRefs[0]: port 5432 of Service store/db is TCP; the route is not applied to it",
-		"HTTPRoute store/reviews-split UnsupportedValue: rules[5]: filter RequestMirror is not supported",
+		"HTTPRoute store/reviews-split UnsupportedValue: rules[5]: filter ExtensionRef is not supported",
 		"HTTPRoute store/reviews-split InvalidKind: rules[6]: backendRef store/ext: kind ConfigMap in group \"\" is not a Service",
 		"HTTPRoute store/reviews-split BackendNotFound: rules[7]: backendRef store/nope: no such Service",
 		"TrafficPolicy store/ghost TargetNotFound: targetRef: no Service store/ghost",

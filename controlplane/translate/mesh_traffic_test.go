@@ -219,8 +219,8 @@ func reviewsRoute() gwv1.HTTPRoute {
 				},
 				{ // 5: a filter the proxy does not run
 					Matches: []gwv1.HTTPRouteMatch{{Path: pathMatch(gwv1.PathMatchRegularExpression, "/items/[0-9]+")}},
-					Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
-						BackendRef: gwv1.BackendObjectReference{Name: "reviews-v2", Port: ptrTo(gwv1.PortNumber(80))},
+					Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterExtensionRef, ExtensionRef: &gwv1.LocalObjectReference{
+						Group: "example.com", Kind: "Shadow", Name: "reviews-v2",
 					}}},
 					BackendRefs: v1,
 				},

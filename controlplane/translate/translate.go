@@ -15,7 +15,8 @@ import (
 
 // Resources are the xDS resources of one proxy keyed by type URL
 // (resource.ListenerType, resource.RouteType, resource.ClusterType,
-// resource.EndpointType; resourceTypes lists them). Every key is present,
+// resource.EndpointType; resourceTypes lists them; a gateway proxy's also
+// resource.SecretType, its SDS certificates). Every key is present,
 // possibly with an empty slice, and each slice is sorted by resource name;
 // cache.NewSnapshot accepts the map as it is.
 type Resources map[resource.Type][]types.Resource
@@ -53,6 +54,11 @@ func proxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 	}
 	if _, err := m.Identity(w); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if w.Gateway != nil {
+		// An ingress gateway's proxy serves its Gateway's listeners
+		// (docs/gateway.md), whether or not it runs in a Pod.
+		return gatewayProxy(m, w, b)
 	}
 	if w.Pod {
 		// A Pod's sidecar captures its traffic: it gets the Services of

@@ -20,6 +20,9 @@
 // Streams are authorized: a proxy must present a client certificate issued
 // by the mesh CA whose SPIFFE ID is the identity of the workload named by its
 // xDS node ID, so a workload can never read another workload's configuration.
+// That includes SDS: a gateway proxy's snapshot holds the certificates of
+// its own Gateway's listeners (translate), and no one else's snapshot
+// does, so a proxy gets those Secrets only by being that gateway.
 // Each stream's ACKs and NACKs are recorded (Status), and a proxy that stops
 // reading is disconnected after SendTimeout (sendtimeout.go) rather than
 // holding its stream forever. docs/performance.md has the figures at 1,000

@@ -15,7 +15,8 @@ import (
 // changed, and true. The others' snapshots cannot change, so Update does
 // not translate them again. It returns false, and Update translates every
 // workload, whenever anything else differs: the trust domain, the
-// outbound traffic policy, the policies, the list of Services or any of
+// outbound traffic policy, the policies, the Ingress (Gateways, their
+// routes, grants and Secrets), the list of Services or any of
 // their fields but Slices, a Service switching between a selector and
 // slices, or more than a tenth of the workloads.
 //
@@ -29,10 +30,13 @@ import (
 //     docs/kubernetes.md defines it;
 //   - it is one of S's endpoints, before or after (its inbound side);
 //   - S is the backend of a route: then every workload is translated, as
-//     any client of the route's parent may read S.
+//     any client of the route's parent may read S;
+//   - it is an ingress gateway (model.Workload.Gateway): its routes may
+//     send anywhere, and gateways are few.
 func affectedBy(prev, next *model.Mesh) (map[int]bool, bool) {
 	if prev == nil || next == nil || prev.TrustDomain != next.TrustDomain || prev.OutboundTrafficPolicy != next.OutboundTrafficPolicy ||
-		len(prev.Services) != len(next.Services) || !reflect.DeepEqual(prev.Policies, next.Policies) {
+		len(prev.Services) != len(next.Services) || !reflect.DeepEqual(prev.Policies, next.Policies) ||
+		!reflect.DeepEqual(prev.Ingress, next.Ingress) {
 		return nil, false
 	}
 	moved, ok := changedWorkloads(prev.Workloads, next.Workloads)
@@ -154,7 +158,7 @@ func sameService(a, b *model.Service) bool {
 // namespaces are given too (the cost follows w's dependencies, not the
 // number of changes: Update asks for every workload of the mesh).
 func reads(w *model.Workload, changed map[model.NamespacedName]bool, namespaces map[string]bool, endpoints map[model.NamespacedName]bool) bool {
-	if endpoints[w.Key()] {
+	if endpoints[w.Key()] || w.Gateway != nil {
 		return true
 	}
 	for _, o := range w.Outbound {

@@ -22,26 +22,47 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 	active.Inc()
 	defer active.Dec()
 	defer down.Close()
+	if cfg.proxyProtocol {
+		var ok bool
+		if down, ok = d.readProxyHeader(cfg, down); !ok {
+			return
+		}
+	}
 	log := d.log.With("listener", cfg.name, "remote", down.RemoteAddr().String())
 
 	// The listener filters share one budget on plaintext; the HTTP
 	// inspector gets a new one after a TLS handshake.
 	chains := cfg.portChains(dst.Port())
-	deadline := time.Now().Add(inspectBudget(chains, d.cfg.HandshakeTimeout))
-	transport := ""
-	if cfg.tlsInspect && (!cfg.destPorts || slices.ContainsFunc(chains, func(c *chainConfig) bool { return c.transport != "" })) {
+	budget := inspectBudget(chains, d.cfg.HandshakeTimeout)
+	if cfg.serverNames {
+		budget = d.cfg.HandshakeTimeout // TLS clients speak first
+	}
+	deadline := time.Now().Add(budget)
+	transport, sni := "", ""
+	if cfg.serverNames {
+		var result string
+		transport, result, sni, down = inspectClientHello(ctx, down, deadline)
+		m.tlsDetections.WithLabelValues(cfg.name, result).Inc()
+		log.Debug("transport detected", "result", result, "sni", sni)
+	} else if cfg.tlsInspect && (!cfg.destPorts || slices.ContainsFunc(chains, func(c *chainConfig) bool { return c.transport != "" })) {
 		var result string
 		transport, result, down = inspectTLS(down, deadline)
 		m.tlsDetections.WithLabelValues(cfg.name, result).Inc()
 		log.Debug("transport detected", "result", result)
 	}
-	group := groupOf(chains, transport)
+	group := groupOf(serverNameChains(chains, sni), transport)
 
 	var peer string
 	if len(group) > 0 && group[0].tls != nil {
 		tc := tls.Server(down, group[0].tls)
 		hctx, cancel := context.WithTimeout(ctx, d.cfg.HandshakeTimeout)
-		id, err := handshake(hctx, tc)
+		var id string
+		var err error
+		if edgeHandshake(group[0].tls) {
+			err = tc.HandshakeContext(hctx) // a gateway's client: no certificate
+		} else {
+			id, err = handshake(hctx, tc)
+		}
 		cancel()
 		if err != nil {
 			reason := handshakeReason(err)
@@ -79,6 +100,7 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 // proxyTCP joins down to an endpoint of chain's cluster.
 func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string, dst netip.AddrPort) {
 	m := d.metrics
+	chain = chain.pickCluster()
 	if !d.authorizeConn(cfg, chain, down, peer) {
 		return
 	}

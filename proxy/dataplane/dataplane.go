@@ -33,6 +33,8 @@ type Dataplane struct {
 	clusters  atomic.Pointer[map[string]*clusterConfig]
 	endpoints atomic.Pointer[map[string]*endpointSet]
 	routes    atomic.Pointer[map[string]*route.Table]
+	// secrets are the certificates received over SDS (sds.go).
+	secrets secretStore
 
 	// http serves the connections of HTTP listeners.
 	http *httpproxy.Proxy

@@ -129,7 +129,7 @@ func checkChainGroups(p *problems, lc *listenerConfig) {
 		}
 		defaults := make(map[string]int)
 		for _, c := range chains {
-			if len(c.protocols) == 0 {
+			if len(c.protocols) == 0 && len(c.serverNames) == 0 { // server names: checkServerNames
 				defaults[c.transport]++
 			}
 		}

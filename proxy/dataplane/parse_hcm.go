@@ -33,8 +33,10 @@ func (d *Dataplane) parseHCM(p *problems, path string, a *anypb.Any, lc *listene
 		return nil
 	}
 	p.OnlyFields(path, &hcm, "codec_type", "stat_prefix", "rds", "route_config", "http_filters",
-		"access_log", "max_request_headers_kb", "common_http_protocol_options")
+		"access_log", "max_request_headers_kb", "common_http_protocol_options",
+		"use_remote_address", "xff_num_trusted_hops", "forward_client_cert_details", "generate_request_id", "preserve_external_request_id")
 	hl := &httpproxy.Listener{Name: lc.name, Direction: lc.direction}
+	hl.Edge = parseEdge(p, path, &hcm) // gateway_hcm.go
 	hl.Limits = parseHeaderLimits(p, path, &hcm)
 	hl.AccessLog = parseAccessLogs(p, field(path, "access_log"), hcm.GetAccessLog())
 	switch hcm.GetCodecType() {

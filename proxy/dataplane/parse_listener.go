@@ -50,6 +50,12 @@ type listenerConfig struct {
 	inspect bool
 	// chains are the filter chains, in the order received.
 	chains []*chainConfig
+	// serverNames is set when a chain has filter_chain_match.server_names:
+	// the TLS inspector then reads the whole ClientHello (servernames.go).
+	serverNames bool
+	// proxyProtocol is set by the proxy_protocol listener filter: each
+	// connection starts with a PROXY protocol header (proxyprotocol.go).
+	proxyProtocol bool
 	// conns is the parent context of the connections accepted under this
 	// configuration; closeConns ends them once it is retired and drained.
 	conns      context.Context
@@ -83,6 +89,11 @@ type chainConfig struct {
 	// authz holds the network RBAC filters before tcp_proxy, run on each
 	// connection before it goes upstream; empty allows all.
 	authz *rbac.Chain
+	// serverNames is filter_chain_match.server_names (servernames.go).
+	serverNames []string
+	// weighted is tcp_proxy's weighted_clusters, picked per connection
+	// (gateway_tcp.go); cluster is then empty.
+	weighted []weightedCluster
 }
 
 // group returns the chains a connection of a transport protocol ("tls",
@@ -164,6 +175,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	parseCaptureFields(p, l, lc)
 	filters := parseListenerFilters(p, l.GetListenerFilters())
 	lc.tlsInspect, lc.inspect, lc.restoreDst = filters.tls, filters.http, filters.originalDst
+	lc.proxyProtocol = filters.proxyProtocol
 
 	chains := l.GetFilterChains()
 	if len(chains) == 0 {
@@ -173,12 +185,13 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	type chainKey struct {
 		port      uint32
 		transport string
+		names     string // server_names
 	}
 	first := make(map[chainKey]int) // destination port and transport protocol → its first chain
 	for i, fc := range chains {
 		path := fmt.Sprintf("filter_chains[%d]", i)
 		m := fc.GetFilterChainMatch()
-		key := chainKey{m.GetDestinationPort().GetValue(), m.GetTransportProtocol()}
+		key := chainKey{m.GetDestinationPort().GetValue(), m.GetTransportProtocol(), strings.Join(m.GetServerNames(), ",")}
 		var tc *tls.Config
 		if j, seen := first[key]; seen {
 			if !proto.Equal(fc.GetTransportSocket(), chains[j].GetTransportSocket()) {
@@ -191,12 +204,17 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 		}
 		c := d.parseChain(p, path, fc, lc)
 		c.tls = tc
+		if c.http != nil && c.http.Edge != nil {
+			c.http.Edge.HTTPS = tc != nil // X-Forwarded-Proto
+		}
 		if c.destPort != 0 {
 			lc.destPorts = true
 		}
 		lc.chains = append(lc.chains, c)
 	}
 	checkChainGroups(p, lc)
+	checkServerNames(p, lc)
+	lc.serverNames = lc.hasServerNames()
 	return lc
 }
 
@@ -245,6 +263,9 @@ func (d *Dataplane) parseChainTLS(p *problems, path string, fc *listenerv3.Filte
 		p.Addf(path, "must be empty: a chain with transport_protocol %q is plaintext", transportRaw)
 		return nil
 	}
+	if isEdgeTLS(ts) {
+		return d.parseEdgeTLS(p, path, ts)
+	}
 	dt, ok := parseDownstreamTLS(p, path, ts)
 	if !ok {
 		return nil
@@ -264,8 +285,9 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	p.OnlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
 	if m := fc.GetFilterChainMatch(); m != nil {
 		mpath := field(path, "filter_chain_match")
-		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol", "destination_port")
+		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol", "destination_port", "server_names")
 		c.transport = parseTransportProtocol(p, mpath, m, lc)
+		c.serverNames = parseServerNames(p, mpath, m, lc)
 		c.destPort = parseDestinationPort(p, mpath, m)
 		if !lc.inspect && (len(m.GetApplicationProtocols()) > 0 || c.transport == "" && !lc.tlsInspect && m.GetDestinationPort() == nil) {
 			p.Addf(mpath, "needs the HTTP inspector listener filter")
@@ -299,9 +321,10 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 		return c
 	}
 	path = field(path, "typed_config")
-	p.OnlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy")
+	p.OnlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy", "weighted_clusters")
 	c.hashSourceIP = parseTCPHashPolicy(p, field(path, "hash_policy"), tp.GetHashPolicy())
 	c.cluster = tp.GetCluster()
+	c.weighted = parseTCPWeighted(p, field(path, "weighted_clusters"), tp.GetWeightedClusters(), c.cluster)
 	if c.cluster == "" && tp.GetWeightedClusters() == nil {
 		p.Addf(field(path, "cluster"), "missing")
 	}

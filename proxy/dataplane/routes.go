@@ -109,6 +109,9 @@ func (rt routeTable) Route(r *http.Request) (httpproxy.Action, bool) {
 		a.Timeout = dec.Route.Timeout
 		a.Retry = retryPolicy(dec.Route.Retry)
 		a.HashPolicy = dec.Route.HashPolicy
+		for _, m := range dec.Route.Mirrors {
+			a.Mirrors = append(a.Mirrors, httpproxy.Mirror{Cluster: m.Cluster, Sampled: m.Sampled})
+		}
 	}
 	a.Rewrite = func(out *http.Request) {
 		dec.RequestHeaders.Apply(out.Header)

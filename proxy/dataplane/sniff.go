@@ -11,6 +11,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
 	originaldstv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/original_dst/v3"
+	proxyprotocolv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/proxy_protocol/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -77,6 +78,9 @@ type listenerFilters struct {
 	// originalDst restores the original destination of captured
 	// connections (parse_capture.go), first.
 	originalDst bool
+	// proxyProtocol reads a PROXY protocol header (proxyprotocol.go),
+	// first.
+	proxyProtocol bool
 }
 
 // parseListenerFilters checks a listener's listener_filters: the
@@ -84,8 +88,8 @@ type listenerFilters struct {
 // of them in that order, each with no fields set.
 func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listenerFilters {
 	var out listenerFilters
-	if len(fs) > 3 {
-		p.Addf("listener_filters", "want at most three listener filters, got %d", len(fs))
+	if len(fs) > 4 {
+		p.Addf("listener_filters", "want at most four listener filters, got %d", len(fs))
 		return out
 	}
 	for i, f := range fs {
@@ -96,10 +100,19 @@ func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listener
 			ti tlsinspectorv3.TlsInspector
 			hi httpinspectorv3.HttpInspector
 			od originaldstv3.OriginalDst
+			pp proxyprotocolv3.ProxyProtocol
 		)
 		switch tc := f.GetTypedConfig(); {
 		case tc == nil:
 			p.Addf(tpath, "missing")
+		case tc.GetTypeUrl() == typeURL(&pp):
+			if unpackTyped(p, tpath, tc, &pp) {
+				p.OnlyFields(tpath, &pp)
+			}
+			if i > 0 {
+				p.Addf(path, "%s must come first", proxyProtocolName)
+			}
+			out.proxyProtocol = true
 		case tc.GetTypeUrl() == typeURL(&od):
 			if unpackTyped(p, tpath, tc, &od) {
 				p.OnlyFields(tpath, &od)
@@ -131,7 +144,7 @@ func parseListenerFilters(p *problems, fs []*listenerv3.ListenerFilter) listener
 			}
 			out.http = true
 		default:
-			p.Addf(tpath, "unsupported type %q, want %s, %s or %s", tc.GetTypeUrl(), typeURL(&od), typeURL(&ti), typeURL(&hi))
+			p.Addf(tpath, "unsupported type %q, want %s, %s, %s or %s", tc.GetTypeUrl(), typeURL(&od), typeURL(&pp), typeURL(&ti), typeURL(&hi))
 		}
 	}
 	return out

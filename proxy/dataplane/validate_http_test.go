@@ -27,10 +27,10 @@ func TestHTTPListenerValidation(t *testing.T) {
 		edit   func(t *testing.T, h *hcmv3.HttpConnectionManager)
 		errors []string
 	}{
-		{"use_remote_address and xff_num_trusted_hops", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
-			h.UseRemoteAddress = wrapperspb.Bool(true)
+		{"xff_num_trusted_hops without use_remote_address, and forwarded client certificates", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
 			h.XffNumTrustedHops = 1
-		}, []string{prefix + "use_remote_address: unsupported field", prefix + "xff_num_trusted_hops: unsupported field"}},
+			h.ForwardClientCertDetails = hcmv3.HttpConnectionManager_APPEND_FORWARD
+		}, []string{prefix + "forward_client_cert_details: unsupported APPEND_FORWARD, want SANITIZE", prefix + "xff_num_trusted_hops: needs use_remote_address"}},
 		{"access_log and stream_idle_timeout", func(t *testing.T, h *hcmv3.HttpConnectionManager) {
 			h.AccessLog = []*accesslogv3.AccessLog{
 				{Name: "envoy.access_loggers.stdout"},

@@ -67,12 +67,12 @@ func TestListenerValidation(t *testing.T) {
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.http_inspector", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &httpinspectorv3.HttpInspector{})}}}
 			second := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
 			second.TransportSocket = nil
-			second.FilterChainMatch = &listenerv3.FilterChainMatch{ApplicationProtocols: []string{"h2c", "h2"}, ServerNames: []string{"x"}}
+			second.FilterChainMatch = &listenerv3.FilterChainMatch{ApplicationProtocols: []string{"h2c", "h2"}, SourceType: listenerv3.FilterChainMatch_EXTERNAL}
 			l.FilterChains = append(l.FilterChains, second, l.FilterChains[0])
 			return nil
 		}, []string{
 			`listener "inbound|9000": filter_chains[1].transport_socket: must equal filter_chains[0].transport_socket`,
-			`listener "inbound|9000": filter_chains[1].filter_chain_match.server_names: unsupported field`,
+			`listener "inbound|9000": filter_chains[1].filter_chain_match.source_type: unsupported field`,
 			`listener "inbound|9000": filter_chains[1].filter_chain_match.application_protocols[1]: unsupported protocol "h2", want one of ["http/1.0" "http/1.1" "h2c"]`,
 			`listener "inbound|9000": filter_chains: at most one chain may have no filter_chain_match, got 2`,
 		}},
@@ -93,10 +93,10 @@ func TestListenerValidation(t *testing.T) {
 		}, []string{`listener "inbound|9000": filter_chains[0].filters: want exactly one network filter, got 2`}},
 		{"weighted_clusters", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{StatPrefix: "x", ClusterSpecifier: &tcpproxyv3.TcpProxy_WeightedClusters{
-				WeightedClusters: &tcpproxyv3.TcpProxy_WeightedCluster{Clusters: []*tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{{Name: "a", Weight: 1}}},
+				WeightedClusters: &tcpproxyv3.TcpProxy_WeightedCluster{Clusters: []*tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{{Name: "a", Weight: 0}}},
 			}})
 			return nil
-		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config.weighted_clusters: unsupported field`}},
+		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config.weighted_clusters.clusters: want at least one cluster with a weight above zero`}},
 		{"tcp_proxy without cluster", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{StatPrefix: "x"})
 			return nil
@@ -189,9 +189,9 @@ func TestListenerValidation(t *testing.T) {
 			return nil
 		}, []string{`listener "inbound|9000": filter_chains: at most one chain with transport_protocol "tls" may have no application_protocols, got 2`}},
 		{"unknown listener filter", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
-			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.proxy_protocol", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &proxyprotocolv3.ProxyProtocol{})}}}
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.proxy_protocol", ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &proxyprotocolv3.ProxyProtocol{AllowRequestsWithoutProxyProtocol: true})}}}
 			return nil
-		}, []string{`listener "inbound|9000": listener_filters[0].typed_config: unsupported type "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", want type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst, type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector or type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`}},
+		}, []string{`listener "inbound|9000": listener_filters[0].typed_config.allow_requests_without_proxy_protocol: unsupported field`}},
 		{"TLS inspector after the HTTP inspector, with JA3", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			ti := tlsInspectorFilter(t)
 			ti.ConfigType = &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(t, &tlsinspectorv3.TlsInspector{EnableJa3Fingerprinting: wrapperspb.Bool(true)})}

@@ -126,8 +126,11 @@ func noteAuthz(ctx context.Context, d rbac.Decision) {
 // is ServeHTTP, followed by an access log line when the listener has an
 // access log.
 func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
-	tracing.EnsureRequestID(r.Header)
 	info := infoFrom(r.Context())
+	if info != nil && info.listener.Edge != nil {
+		info.listener.Edge.apply(r.Header, info.remote) // edge.go: before the request ID
+	}
+	tracing.EnsureRequestID(r.Header)
 	if info == nil || info.listener.AccessLog == nil {
 		p.ServeHTTP(w, r)
 		return

@@ -197,6 +197,7 @@ func (ex *exchange) serve(ctx context.Context) {
 		ex.upgrade(ctx, action)
 		return
 	}
+	ex.mirror(ctx, action) // mirror.go
 	ex.forward(ctx, action)
 }
 

@@ -64,6 +64,9 @@ type Listener struct {
 	// run on every request after its path is normalized and before it is
 	// routed; nil or empty allows every request.
 	Authz *rbac.Chain
+	// Edge, when not nil, makes the listener a gateway's: it rewrites
+	// the edge headers of every request (edge.go). Nil for sidecars.
+	Edge *Edge
 	// retired is set by Retire: responses then end their connection.
 	retired atomic.Bool
 }
@@ -96,6 +99,8 @@ type Action struct {
 	// HashPolicy hashes the request for RING_HASH and MAGLEV clusters,
 	// with a Clusters that is a HashedClusters.
 	HashPolicy []route.HashPolicy
+	// Mirrors receive a copy of the request (mirror.go).
+	Mirrors []Mirror
 
 	// Status, Header and Body make a local response (direct_response or
 	// redirect, whose Header carries Location).
@@ -187,6 +192,8 @@ type Proxy struct {
 	stopFunc context.CancelFunc
 
 	upstreams upstreams
+	// mirrors counts the mirrored requests in flight (mirror.go).
+	mirrors sync.WaitGroup
 	// h1 tracks the connections of the HTTP/1 loop.
 	h1 http1Conns
 	// buffers holds *[]byte of copyBufferSize for response body copies:
@@ -350,5 +357,6 @@ func (p *Proxy) Close() {
 	for _, s := range servers {
 		s.wait()
 	}
+	p.mirrors.Wait()
 	p.upstreams.closeAll()
 }

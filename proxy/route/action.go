@@ -127,7 +127,7 @@ func goSubstitution(s string, groups int) (string, string) {
 
 func compileRouteAction(p *problems, path string, ra *routev3.RouteAction, chain levels) (*forwardAction, *Route) {
 	p.OnlyFields(path, ra, "cluster", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
-		"host_rewrite_literal", "auto_host_rewrite", "timeout", "retry_policy", "hash_policy")
+		"host_rewrite_literal", "auto_host_rewrite", "timeout", "retry_policy", "hash_policy", "request_mirror_policies")
 	a := &forwardAction{host: ra.GetHostRewriteLiteral(), autoHost: ra.GetAutoHostRewrite().GetValue()}
 	switch cs := ra.GetClusterSpecifier().(type) {
 	case *routev3.RouteAction_Cluster:
@@ -160,6 +160,7 @@ func compileRouteAction(p *problems, path string, ra *routev3.RouteAction, chain
 	if rp := ra.GetRetryPolicy(); rp != nil {
 		pub.Retry = compileRetryPolicy(p, field(path, "retry_policy"), rp)
 	}
+	pub.Mirrors = compileMirrors(p, field(path, "request_mirror_policies"), ra.GetRequestMirrorPolicies()) // mirror.go
 	for i, hp := range ra.GetHashPolicy() {
 		if h, ok := compileHashPolicy(p, index(field(path, "hash_policy"), i), hp); ok {
 			pub.HashPolicy = append(pub.HashPolicy, h)

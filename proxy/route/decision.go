@@ -65,6 +65,8 @@ type Route struct {
 	// HashPolicy lists the hash inputs for consistent-hash load
 	// balancing, in order.
 	HashPolicy []HashPolicy
+	// Mirrors are the request_mirror_policies (mirror.go).
+	Mirrors []MirrorPolicy
 }
 
 // DefaultTimeout is the route timeout when the configuration sets none.

@@ -13,6 +13,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -37,12 +38,16 @@ func typeLabel(typeURL string) string {
 		return "lds"
 	case RouteType:
 		return "rds"
+	case SecretType:
+		return "sds"
 	}
 	return ""
 }
 
 // typeURLs lists the subscribed types in the order Envoy applies them.
-func typeURLs() []string { return []string{ClusterType, EndpointType, ListenerType, RouteType} }
+func typeURLs() []string {
+	return []string{ClusterType, EndpointType, ListenerType, RouteType, SecretType}
+}
 
 // named is one decoded resource.
 type named struct {
@@ -91,6 +96,8 @@ func newMessage(typeURL string) (proto.Message, bool) {
 		return &listenerv3.Listener{}, true
 	case RouteType:
 		return &routev3.RouteConfiguration{}, true
+	case SecretType:
+		return &tlsv3.Secret{}, true
 	}
 	return nil, false
 }
@@ -104,6 +111,8 @@ func nameOf(msg proto.Message) string {
 	case *listenerv3.Listener:
 		return m.GetName()
 	case *routev3.RouteConfiguration:
+		return m.GetName()
+	case *tlsv3.Secret:
 		return m.GetName()
 	}
 	return ""
@@ -201,6 +210,10 @@ func apply(ctx context.Context, h Handler, typeURL string, set []named) error {
 		return h.OnListeners(ctx, messages[*listenerv3.Listener](set))
 	case RouteType:
 		return h.OnRoutes(ctx, messages[*routev3.RouteConfiguration](set))
+	case SecretType:
+		if sh, ok := h.(SecretHandler); ok {
+			return sh.OnSecrets(ctx, messages[*tlsv3.Secret](set))
+		}
 	}
 	return fmt.Errorf("unsubscribed type %q", typeURL)
 }

@@ -60,6 +60,8 @@ type session struct {
 	edsSubscribed []string          // resource names of the last EDS request
 	rdsRequested  bool              // an RDS request was sent on this stream
 	rdsSubscribed []string          // resource names of the last RDS request
+	sdsRequested  bool              // an SDS request was sent on this stream (sds.go)
+	sdsSubscribed []string          // resource names of the last SDS request
 	pending       map[string]pending
 }
 
@@ -159,7 +161,10 @@ func (s *session) subscribe(ctx context.Context) error {
 		return err
 	}
 	if lds := s.c.types[ListenerType]; lds.have {
-		return s.subscribeRoutes(ctx, rdsNames(lds.accepted))
+		if err := s.subscribeRoutes(ctx, rdsNames(lds.accepted)); err != nil {
+			return err
+		}
+		return s.subscribeSecrets(ctx, sdsNames(lds.accepted))
 	}
 	return nil
 }
@@ -226,7 +231,7 @@ func (s *session) subscribeEndpoints(names []string) error {
 
 func (s *session) onResponse(ctx context.Context, resp *discoveryv3.DiscoveryResponse) error {
 	url := resp.GetTypeUrl()
-	if _, ok := s.c.types[url]; !ok || (url == EndpointType && !s.edsRequested) || (url == RouteType && !s.rdsRequested) {
+	if _, ok := s.c.types[url]; !ok || (url == EndpointType && !s.edsRequested) || (url == RouteType && !s.rdsRequested) || (url == SecretType && !s.sdsRequested) {
 		s.c.log.Warn("xds response of an unrequested type ignored", "type", url, "version", resp.GetVersionInfo())
 		return nil
 	}
@@ -260,7 +265,7 @@ func (s *session) process(ctx context.Context, resp *discoveryv3.DiscoveryRespon
 	url := resp.GetTypeUrl()
 	st := s.c.types[url]
 	set, err := decode(resp)
-	if err == nil && (url == EndpointType || url == RouteType) {
+	if err == nil && (url == EndpointType || url == RouteType || url == SecretType) {
 		set = mergeSubscribed(st.accepted, set, s.resourceNames(url))
 	}
 	changed := !st.have || !sameSet(set, st.accepted)
@@ -300,7 +305,10 @@ func (s *session) ack(ctx context.Context, resp *discoveryv3.DiscoveryResponse, 
 		return err
 	}
 	if url == ListenerType {
-		return s.subscribeRoutes(ctx, rdsNames(set))
+		if err := s.subscribeRoutes(ctx, rdsNames(set)); err != nil {
+			return err
+		}
+		return s.subscribeSecrets(ctx, sdsNames(set))
 	}
 	if url != ClusterType {
 		return nil
@@ -382,6 +390,8 @@ func (s *session) resourceNames(url string) []string {
 		return s.edsSubscribed
 	case RouteType:
 		return s.rdsSubscribed
+	case SecretType:
+		return s.sdsSubscribed
 	}
 	return nil
 }
