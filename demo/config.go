@@ -2,6 +2,7 @@ package demo
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -49,8 +50,18 @@ func (c Config) Validate() error {
 	if c.Out == nil {
 		errs = append(errs, errors.New("no output writer"))
 	}
-	if c.Connections < 1 || c.RoundTrips < 1 || c.NewConnections < 0 || c.GatewayRequests < 1 {
-		errs = append(errs, errors.New("--connections, --round-trips and --gateway-requests must be at least 1, --new-connections at least 0"))
+	for _, f := range []struct {
+		flag       string
+		value, min int
+	}{
+		{"--connections", c.Connections, 1},
+		{"--round-trips", c.RoundTrips, 1},
+		{"--gateway-requests", c.GatewayRequests, 1},
+		{"--new-connections", c.NewConnections, 0},
+	} {
+		if f.value < f.min {
+			errs = append(errs, fmt.Errorf("%s must be at least %d, got %d", f.flag, f.min, f.value))
+		}
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))

@@ -17,7 +17,7 @@ func TestRun(t *testing.T) {
 		{[]string{"--help"}, 0, "Available Commands:"},
 		{[]string{"completion", "bash"}, 0, "bash completion"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{[]string{"demo", "--connections", "0", "--bin-dir", "x"}, 1, "--connections and --round-trips must be at least 1"},
+		{[]string{"demo", "--connections", "0", "--bin-dir", "x"}, 1, "--connections must be at least 1, got 0"},
 		{[]string{"demo", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
 	}
 	for _, tt := range tests {

@@ -16,7 +16,6 @@ import (
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -171,18 +170,7 @@ func gatewayProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error)
 	if err := addRouteBackends(m, res, slices.Compact(backends), b); err != nil {
 		return nil, err
 	}
-	for _, typ := range gatewayResourceTypes() {
-		rs := res[typ]
-		slices.SortFunc(rs, func(a, b types.Resource) int {
-			return cmp.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
-		})
-		for i := 1; i < len(rs); i++ {
-			if name := cache.GetResourceName(rs[i]); name == cache.GetResourceName(rs[i-1]) {
-				return nil, fmt.Errorf("two %s resources named %q", typeName(typ), name)
-			}
-		}
-	}
-	if err := checkBinds(res[resource.ListenerType]); err != nil {
+	if err := finish(res, gatewayResourceTypes()); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -102,21 +102,27 @@ func proxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		return nil, err
 	}
 
-	for _, typ := range resourceTypes() {
+	if err := finish(res, resourceTypes()); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finish sorts each type's resources by name, and fails on two resources
+// of one type with the same name or two listeners on one address.
+func finish(res Resources, typs []resource.Type) error {
+	for _, typ := range typs {
 		rs := res[typ]
 		slices.SortFunc(rs, func(a, b types.Resource) int {
 			return cmp.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
 		})
 		for i := 1; i < len(rs); i++ {
 			if name := cache.GetResourceName(rs[i]); name == cache.GetResourceName(rs[i-1]) {
-				return nil, fmt.Errorf("two %s resources named %q", typeName(typ), name)
+				return fmt.Errorf("two %s resources named %q", typeName(typ), name)
 			}
 		}
 	}
-	if err := checkBinds(res[resource.ListenerType]); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return checkBinds(res[resource.ListenerType])
 }
 
 // resourceTypes returns the keys of every Resources.
