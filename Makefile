@@ -30,12 +30,16 @@ CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_GEN_VERSION)
 ENVTEST_K8S_VERSION := v1.37.2
 ENVTEST_ASSETS      := $(BIN)/envtest/$(ENVTEST_K8S_VERSION)
 
+# The one-node cluster's binaries (Kubernetes, etcd, containerd), built from
+# source by hack/cluster-bins.sh into bin/cluster/<version> (docs/e2e.md).
+CLUSTER_BINS := $(BIN)/cluster/$(ENVTEST_K8S_VERSION)
+
 ##@ General
 
 .PHONY: help
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
-		/^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } \
+		/^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } \
 		/^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Build
@@ -47,6 +51,12 @@ build: ## Build every binary into bin/, stamped with VERSION and COMMIT.
 .PHONY: images
 images: ## Build the weft-proxy, weft-controlplane and weft-cni image tarballs into bin/images/ without Docker (see docs/images.md).
 	$(GO) run ./hack/images --out-dir $(BIN)/images --version $(VERSION) --commit $(COMMIT) --arch $(IMAGE_ARCH)
+
+.PHONY: e2e-images
+e2e-images: ## Build the e2e cluster's pause, test-app, MetalLB (controller, speaker) and CoreDNS image tarballs into bin/images/ (MetalLB's and CoreDNS's binaries built once into bin/metallb/, bin/coredns/; see docs/e2e.md).
+	@METALLB_DIR=$(BIN)/metallb/v0.16.2 GOARCH=$(IMAGE_ARCH) hack/e2eimages/metallb.sh >/dev/null
+	@COREDNS_DIR=$(BIN)/coredns/v1.15.0 GOARCH=$(IMAGE_ARCH) hack/e2eimages/coredns.sh >/dev/null
+	$(GO) run ./hack/e2eimages --out-dir $(BIN)/images --metallb-dir $(BIN)/metallb/v0.16.2 --coredns-dir $(BIN)/coredns/v1.15.0 --arch $(IMAGE_ARCH)
 
 .PHONY: demo
 demo: build ## Run the whole mesh on this machine and print a report (no cluster, no root).
@@ -77,6 +87,15 @@ test-fast: ## Unit and loopback tests only (the inner loop).
 .PHONY: envtest
 envtest: ## Build (once) the kube-apiserver and etcd that tests against a real API server use.
 	@K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_DIR=$(ENVTEST_ASSETS) hack/envtest.sh >/dev/null
+
+.PHONY: cluster-bins
+cluster-bins: ## Build (once) the e2e cluster's Kubernetes, etcd and containerd into bin/cluster/; install runc, CNI plugins, conntrack, nftables if missing (root; ~15 min cold).
+	@K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_DIR=$(ENVTEST_ASSETS) CLUSTER_BIN_DIR=$(CLUSTER_BINS) hack/cluster-bins.sh >/dev/null
+
+.PHONY: e2e
+e2e: build images e2e-images cluster-bins ## Bring up a real one-node Kubernetes (root), install Weft with its chart, run the scenarios of integration/e2e, tear it all down (see docs/e2e.md).
+	WEFT_E2E_BIN=$(BIN) WEFT_E2E_VERSION=$(VERSION) $(GO) test $(GOFLAGS) -tags e2e -count=1 -timeout 40m -v ./integration/e2e/ || \
+		{ $(GO) test -tags e2e -count=1 -run '^TestClean$$' ./integration/cluster/ >/dev/null 2>&1; exit 1; }
 
 .PHONY: fmt
 fmt: ## Format the code.

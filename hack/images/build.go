@@ -8,10 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/weftmesh/weft/hack/internal/ociimage"
 	"github.com/weftmesh/weft/version"
 )
 
@@ -89,17 +88,5 @@ func writeTarball(path string, img v1.Image, cfg Config, s Spec) error {
 	if err != nil {
 		return err
 	}
-	refs := make(map[name.Reference]v1.Image, len(tags))
-	for _, t := range tags {
-		refs[t] = img
-	}
-	tmp := path + ".tmp"
-	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return ociimage.Write(path, img, tags...)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/weftmesh/weft/hack/internal/ociimage"
 	"github.com/weftmesh/weft/version"
 )
 
@@ -23,8 +24,8 @@ const SourceURL = "https://github.com/weftmesh/weft"
 
 // The users in every image's /etc/passwd.
 const (
-	NonRootUID = 65532 // distroless's "nonroot": the control plane, weft-cni
-	ProxyUID   = 1337  // weft-proxy: the capture rules exempt its traffic by this UID (injector.ProxyUID)
+	NonRootUID = ociimage.NonRootUID // distroless's "nonroot": the control plane, weft-cni
+	ProxyUID   = ociimage.ProxyUID   // weft-proxy: the capture rules exempt its traffic by this UID (injector.ProxyUID)
 )
 
 // Spec is one image: a binary of ./cmd/<Name> and the user it runs as.

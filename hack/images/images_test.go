@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -17,9 +15,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/weftmesh/weft/hack/internal/ociimage"
 )
 
 const (
@@ -168,59 +167,10 @@ func extract(t *testing.T, img v1.Image) string {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !filepath.IsLocal(h.Name) {
-			t.Fatalf("layer entry %q escapes the root", h.Name)
-		}
-		p := filepath.Join(root, h.Name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = os.MkdirAll(p, 0o755)
-		case tar.TypeReg:
-			var f *os.File
-			if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err == nil {
-				_, err = io.Copy(f, tr)
-				err = errors.Join(err, f.Close())
-			}
-		default:
-			t.Fatalf("layer entry %q of type %c: the image holds only directories and files", h.Name, h.Typeflag)
-		}
-		if err == nil {
-			err = os.Chmod(p, os.FileMode(h.Mode).Perm()|modeBits(h.Mode))
-		}
-		if err == nil && os.Geteuid() == 0 {
-			err = os.Lchown(p, h.Uid, h.Gid)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := ociimage.Extract(img, root); err != nil {
+		t.Fatal(err)
 	}
 	return root
-}
-
-// modeBits are the setuid, setgid and sticky bits of a tar mode.
-func modeBits(mode int64) os.FileMode {
-	var m os.FileMode
-	if mode&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 func checkRootfs(t *testing.T, root string, s Spec) {
