@@ -261,10 +261,10 @@ func TestHTTP2ContinuationFlood(t *testing.T) {
 // that the PING was answered), the heap growth of the process, and
 // whether the server stopped reading the flood (the writes blocked until
 // the connection's deadline), which also bounds what it holds.
-func controlFlood(t *testing.T, addr string, n, readBuffer int, write func(*http2.Framer) error) (outcome, int64, bool) {
+func controlFlood(t *testing.T, addr string, n, readBuffer int, writeFor time.Duration, write func(*http2.Framer) error) (outcome, int64, bool) {
 	t.Helper()
 	c := dialH2(t, addr)
-	must(t, c.conn.SetDeadline(time.Now().Add(10*time.Second)))
+	must(t, c.conn.SetDeadline(time.Now().Add(writeFor)))
 	if readBuffer > 0 {
 		must(t, c.conn.(*net.TCPConn).SetReadBuffer(readBuffer))
 	}
@@ -310,16 +310,20 @@ func TestHTTP2ControlFrameFloods(t *testing.T) {
 		// small one makes the server's answers back up in its queue
 		// rather than in a buffer the kernel may grow to tens of MiB.
 		readBuffer int
+		// writeFor bounds the flood: a PING flood may stall (the server
+		// stops reading), a SETTINGS flood must go through, which under
+		// -race on a busy machine takes longer than 10 s.
+		writeFor time.Duration
 	}{
-		{"PING", func(fr *http2.Framer) error { return fr.WritePing(false, [8]byte{'f'}) }, true, 16 << 10},
-		{"SETTINGS", func(fr *http2.Framer) error { return fr.WriteSettings() }, false, 0},
+		{"PING", func(fr *http2.Framer) error { return fr.WritePing(false, [8]byte{'f'}) }, true, 16 << 10, 10 * time.Second},
+		{"SETTINGS", func(fr *http2.Framer) error { return fr.WriteSettings() }, false, 0, 90 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, _ := h2Proxy(t, replyWith(http.StatusOK, "ok"))
 			// About 9 or 17 MiB of answers: more than the socket
 			// buffers hold, so that the server's answers back up.
-			o, growth, stalled := controlFlood(t, addr, 1000000, tt.readBuffer, tt.write)
+			o, growth, stalled := controlFlood(t, addr, 1000000, tt.readBuffer, tt.writeFor, tt.write)
 			t.Logf("%s flood: goaway=%v code=%v closed=%v stalled=%v ping acked=%v heap growth=%d", tt.name, o.goAway, o.code, o.closed, stalled, o.pingAcked, growth)
 			// Under the race detector the server may fall so far behind
 			// that it stops reading before its queue overflows: the flood
