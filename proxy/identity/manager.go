@@ -264,14 +264,21 @@ func renewDelay(notBefore, notAfter, now time.Time, fraction float64, floor time
 // expired, so that a renewal that keeps failing is never silent.
 func (m *Manager) obtain(ctx context.Context, renewal bool) (*state, error) {
 	b := newBackoff(m.cfg.RetryInitial, m.cfg.RetryMax)
+	var last error // of the last attempt that ran to its end
 	for attempt := 1; ; attempt++ {
 		st, err := m.fetch(ctx)
 		if err == nil {
 			return st, nil
 		}
 		if ctx.Err() != nil {
-			return nil, m.giveUp(ctx, attempt, err)
+			// ctx cut this attempt short: its error ("context canceled")
+			// says nothing about the CA, the attempt before it does.
+			if last == nil {
+				last = err
+			}
+			return nil, m.giveUp(ctx, attempt, last)
 		}
+		last = err
 		d := b.delay()
 		if renewal {
 			m.metrics.renewals.WithLabelValues(resultFailure).Inc()
