@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -79,6 +80,9 @@ type attempt struct {
 	flag    string   // of a failure
 	breaker *Breaker // of the endpoint's cluster
 	cleanup []func()
+	// done releases the request's circuit-breaker and load-balancer
+	// slots; it runs once, when the upstream response ends or at finish.
+	done func()
 }
 
 // finish releases what the attempt holds; call it once the response body
@@ -90,6 +94,20 @@ func (a *attempt) finish() {
 	for _, f := range slices.Backward(a.cleanup) {
 		f()
 	}
+}
+
+// releaseAtEOF runs release when the body has been read to its end.
+type releaseAtEOF struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releaseAtEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.release()
+	}
+	return n, err
 }
 
 // errOverflow is a connection refused by the circuit breaker.
@@ -167,6 +185,10 @@ func (ex *exchange) finishAttempt(action Action, a *attempt) {
 	defer a.finish()
 	switch a.fail {
 	case failNone:
+		// The upstream request is over when its body ends, before the
+		// last bytes reach the client: a client that sends its next
+		// request then finds the circuit breaker's slot free.
+		a.resp.Body = &releaseAtEOF{ReadCloser: a.resp.Body, release: a.done}
 		ex.respond(action, a.resp)
 	case failAnswered:
 	case failClientGone:
@@ -191,16 +213,22 @@ func (ex *exchange) try(ctx, down context.Context, action Action, policy *RetryP
 		a.fail, a.flag = failRefused, flag
 		return a
 	}
-	if target.Release != nil {
-		a.cleanup = append(a.cleanup, target.Release)
-	}
 	a.breaker = target.Breaker
 	req, ok := target.Breaker.request()
 	if !ok {
+		if target.Release != nil {
+			target.Release()
+		}
 		a.fail = failOverflow
 		return a
 	}
-	a.cleanup = append(a.cleanup, req.release)
+	a.done = sync.OnceFunc(func() {
+		req.release()
+		if target.Release != nil {
+			target.Release()
+		}
+	})
+	a.cleanup = append(a.cleanup, a.done)
 	tctx := ctx
 	if policy.PerTryTimeout > 0 {
 		var cancel context.CancelFunc
