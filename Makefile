@@ -75,10 +75,12 @@ bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs 
 
 .PHONY: test
 test: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
-test: verify vet lint envtest ## Everything: generated-code check, vet, lint, and every test with -race.
+test: verify vet lint envtest ## Everything: generated-code check, vet, lint, every test with -race, then (as root) the real-cluster e2e.
 	hack/spire.sh >/dev/null # SPIRE server and agent for integration's interop test (cached in bin/spire)
 	hack/cni-plugins.sh >/dev/null # bridge, host-local, loopback, portmap for the network-namespace tests (cached in bin/cni)
 	$(GO) test $(GOFLAGS) -race -count=1 -timeout 30m ./...
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory e2e; \
+	else echo "make test: the real-cluster e2e needs root; run sudo make e2e"; fi
 
 .PHONY: test-fast
 test-fast: ## Unit and loopback tests only (the inner loop).
@@ -102,12 +104,12 @@ fmt: ## Format the code.
 	$(GO) fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
-	$(GO) vet ./...
+vet: ## Run go vet (the e2e scenarios included).
+	$(GO) vet -tags e2e ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint.
-	$(GOLANGCI_LINT) run ./...
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (the e2e scenarios included).
+	$(GOLANGCI_LINT) run --build-tags e2e ./...
 
 ##@ Generated code
 

@@ -146,8 +146,9 @@ func installGatewayAPI(ctx context.Context) error {
 }
 
 // installWeft runs `weftctl install` as a user would, with the images
-// this build made and imported (no registry: pullPolicy Never).
-func installWeft(ctx context.Context, kubeconfig string) error {
+// this build made and imported (no registry: pullPolicy Never) and the
+// extra --set values; run again, it upgrades.
+func installWeft(ctx context.Context, kubeconfig string, set ...string) error {
 	version := os.Getenv("WEFT_E2E_VERSION")
 	if version == "" {
 		return fmt.Errorf("WEFT_E2E_VERSION is not set: the tag of the images make images built")
@@ -158,6 +159,9 @@ func installWeft(ctx context.Context, kubeconfig string) error {
 		"--set", "images.pullPolicy=Never",
 		"--set", "controlPlane.replicas=1",
 		"--timeout", "5m")
+	for _, v := range set {
+		cmd.Args = append(cmd.Args, "--set", v)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("weftctl install: %w", err)

@@ -5,8 +5,9 @@
 //	weft-e2e-app serve [--http :8080] [--tcp-echo :9000] [--name NAME]
 //	    an HTTP server that answers every request with a JSON report of
 //	    who answered (the pod's hostname) and what arrived (method, host,
-//	    path, headers, the peer address), /healthz for probes, and an
-//	    optional TCP echo server;
+//	    path, headers, the peer address), /healthz for probes,
+//	    /relay?url=URL to make a request from the pod, and an optional
+//	    TCP echo server;
 //	weft-e2e-app get URL
 //	    one request, its body on stdout, a non-2xx status an error;
 //	weft-e2e-app load URL -n N

@@ -120,6 +120,7 @@ func newHandler(hostname string) http.Handler {
 		w.Header().Set(HostnameHeader, hostname)
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /relay", relay)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Read the body, so that a client sending one sees its request
 		// completed rather than reset.
@@ -154,6 +155,42 @@ func newHandler(hostname string) http.Handler {
 		_, _ = w.Write(append(body, '\n'))
 	})
 	return mux
+}
+
+// relayClient is the client of /relay: a new connection per request, so
+// that every relayed request goes through the sidecar's current config.
+var relayClient = &http.Client{
+	Timeout:   5 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+}
+
+// relay answers GET /relay?url=URL with what GET URL answered from this
+// pod (status and body), or 502 and the error: a scenario asks a running
+// meshed pod to call another while the control plane is away.
+func relay(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("url")
+	if target == "" {
+		http.Error(w, "relay: want ?url=", http.StatusBadRequest)
+		return
+	}
+	// Relaying to any URL is this test app's purpose (never deployed
+	// outside the e2e cluster).
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target, nil) //nolint:gosec // see above
+	if err != nil {
+		http.Error(w, "relay: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, err := relayClient.Do(req) //nolint:gosec // see above
+	if err != nil {
+		http.Error(w, "relay: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, io.LimitReader(resp.Body, 1<<20))
 }
 
 // serve runs the HTTP server, and the TCP echo server if configured, until

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,5 +227,37 @@ func TestParseServe(t *testing.T) {
 	}
 	if got, err := parseServe(nil, io.Discard); err != nil || got.Name == "" {
 		t.Errorf("parseServe() = %+v, %v: want the hostname as the name", got, err)
+	}
+}
+
+// TestRelay: /relay makes the request from the pod and answers what came
+// back, the upstream's status included; a bad or dead URL says why.
+func TestRelay(t *testing.T) {
+	upstream := httptest.NewServer(newHandler("upstream"))
+	defer upstream.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	h := newHandler("relayer")
+	for _, tt := range []struct {
+		name       string
+		target     string
+		wantStatus int
+		wantBody   string
+	}{
+		{"answered", upstream.URL + "/api", http.StatusOK, `"hostname": "upstream"`},
+		{"upstream status kept", upstream.URL + "/x?status=403", http.StatusForbidden, `"path": "/x"`},
+		{"no url", "", http.StatusBadRequest, "want ?url="},
+		{"bad url", "::nope", http.StatusBadRequest, "relay:"},
+		{"dead upstream", deadURL + "/", http.StatusBadGateway, "connection refused"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/relay?url="+url.QueryEscape(tt.target), nil)
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Errorf("relay %q: %d %q, want %d with %q", tt.target, rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
+			}
+		})
 	}
 }
