@@ -107,7 +107,7 @@ func runInstall(ctx context.Context, s streams, f installFlags) error {
 	if err != nil {
 		return err
 	}
-	prev, err := c.revision(ctx)
+	prev, err := c.revision(ctx, f.releaseName)
 	if err != nil {
 		return err
 	}
@@ -211,21 +211,24 @@ func waitAvailable(ctx context.Context, s streams, c *kubeApplier, timeout time.
 	return nil
 }
 
-// revision is the revision of the installed release (the control plane
-// Deployment's annotation), 0 when none is installed.
-func (c *kubeApplier) revision(ctx context.Context) (int, error) {
-	d, err := c.typed.AppsV1().Deployments(helm.Namespace).Get(ctx, "weft-controlplane", metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return 0, nil
-	case err != nil:
+// revision is the revision of the installed release: the highest that
+// its objects carry, so that a control plane Deployment deleted by hand
+// does not make the next install a first one. 0 when none is installed;
+// 1 when it was installed without weftctl (kubectl apply, helm).
+func (c *kubeApplier) revision(ctx context.Context, release string) (int, error) {
+	have, err := c.labelled(ctx, release)
+	if err != nil {
 		return 0, fmt.Errorf("read the installed release: %w", err)
 	}
-	n, err := strconv.Atoi(d.Annotations[helm.AnnotationRevision])
-	if err != nil {
-		return 1, nil //nolint:nilerr // installed without weftctl (kubectl apply, helm): this is its first upgrade
+	rev := 0
+	for _, o := range have {
+		n, err := strconv.Atoi(o.GetAnnotations()[helm.AnnotationRevision])
+		if err != nil {
+			n = 1
+		}
+		rev = max(rev, n)
 	}
-	return n, nil
+	return rev, nil
 }
 
 // apply server-side applies o and prints what happened to it.

@@ -174,6 +174,16 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("Deployment's %s = %q, want 3", helm.AnnotationRevision, got)
 	}
 
+	// 4. The control plane Deployment deleted by hand: install brings it
+	// back as an upgrade of the same release, not a first install.
+	if err := cs.AppsV1().Deployments(helm.Namespace).Delete(ctx, "weft-controlplane", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = weftctl(t, append([]string{"install", "--wait=false"}, k...)...)
+	if code != 0 || !strings.Contains(out, "Upgrading Weft (release weft, revision 4)") || !strings.Contains(out, "✔ created Deployment weft-system/weft-controlplane") {
+		t.Errorf("install after the Deployment was deleted: exit %d, want an upgrade to revision 4 that creates it:\n%s", code, out)
+	}
+
 	// What the control plane would have created at run time, and a
 	// user's ConfigMap of the same name, which must stay.
 	for _, ns := range []string{"shop", "other"} {

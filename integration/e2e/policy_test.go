@@ -117,7 +117,9 @@ spec:
 		t.Fatalf("2,000 requests: %+v", r)
 	}
 	if r.OK != r.Requests {
-		t.Logf("transport errors among 2,000 requests: %v", r.Errors)
+		// What the client's sidecar said of them, to find out why.
+		t.Logf("transport errors among 2,000 requests: %v; the client's sidecar logged:\n%s",
+			r.Errors, lastLines(podLogs(t, "e2e-split", "job=split", "weft-proxy"), 40))
 	}
 	if share := float64(v2) / float64(r.OK); share < 0.05 || share > 0.15 {
 		t.Errorf("v2 got %.1f%% of %d requests (v1 %d, v2 %d), want 10%% ± 5", share*100, r.OK, v1, v2)
@@ -132,4 +134,10 @@ func countPrefix(m map[string]int, prefix string) int {
 		}
 	}
 	return n
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
