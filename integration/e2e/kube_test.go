@@ -187,7 +187,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 			return
 		}
 		last = msg
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, last)
 }

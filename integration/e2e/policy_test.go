@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -44,16 +45,26 @@ func load(t *testing.T, ns, job, serviceAccount, url string, n int, headers ...s
 
 // TestAuthorizationPolicyApplied: an AuthorizationPolicy applied as
 // kubectl apply does allows GET /api from one service account and denies
-// (403) another, within seconds of the apply.
+// (403) another, within seconds of the apply: two running meshed pods
+// call the server every half second (weft-e2e-app's /relay) until both
+// verdicts show, and new pods' Jobs get the same.
 func TestAuthorizationPolicyApplied(t *testing.T) {
 	requireCluster(t)
-	namespace(t, "e2e-authz", true)
-	appDeployment(t, "e2e-authz", "server", "server", 1)
+	const ns = "e2e-authz"
+	namespace(t, ns, true)
+	appDeployment(t, ns, "server", "server", 1)
+	appDeployment(t, ns, "allowed", "allowed", 1)
+	appDeployment(t, ns, "denied", "denied", 1)
 	var svc corev1.Service
-	if err := env.client.Get(t.Context(), key("e2e-authz", "server"), &svc); err != nil {
+	if err := env.client.Get(t.Context(), key(ns, "server"), &svc); err != nil {
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("http://%s/api", svc.Spec.ClusterIP)
+	allowed, denied := relayVia(t, ns, "app=allowed"), relayVia(t, ns, "app=denied")
+	waitFor(t, time.Minute, "both clients answered before the policy", func() (bool, string) {
+		a, d := allowed(url), denied(url)
+		return a == http.StatusOK && d == http.StatusOK, fmt.Sprintf("allowed got %d, denied got %d", a, d)
+	})
 
 	applied := time.Now()
 	if err := applyYAML(t.Context(), []byte(`apiVersion: mesh.weft.dev/v1alpha1
@@ -68,14 +79,19 @@ spec:
 `)); err != nil {
 		t.Fatalf("applying the policy: %v", err)
 	}
-	denied := load(t, "e2e-authz", "denied", "denied", url, 5)
-	allowed := load(t, "e2e-authz", "allowed", "allowed", url, 5)
+	waitFor(t, time.Minute, "the policy's verdicts", func() (bool, string) {
+		a, d := allowed(url), denied(url)
+		return a == http.StatusOK && d == http.StatusForbidden, fmt.Sprintf("allowed got %d, denied got %d", a, d)
+	})
 	t.Logf("both verdicts seen %v after the apply", time.Since(applied).Round(100*time.Millisecond))
-	if allowed.OK != 5 {
-		t.Errorf("GET /api from the allowed service account: %+v, want 5 answers 200", allowed)
+
+	deniedJob := load(t, ns, "denied-job", "denied", url, 5)
+	allowedJob := load(t, ns, "allowed-job", "allowed", url, 5)
+	if allowedJob.OK != 5 {
+		t.Errorf("GET /api from a new pod of the allowed service account: %+v, want 5 answers 200", allowedJob)
 	}
-	if denied.Statuses["403"] != 5 {
-		t.Errorf("GET /api from another service account: %+v, want 5 answers 403", denied)
+	if deniedJob.Statuses["403"] != 5 {
+		t.Errorf("GET /api from a new pod of another service account: %+v, want 5 answers 403", deniedJob)
 	}
 }
 
