@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/weftmesh/weft/gateway"
 )
 
 // Keys of the parametersRef ConfigMap.
@@ -153,11 +155,17 @@ func (p *Params) set(key, value string) error {
 
 // Parameters returns the Params of gw: DefaultParams without a
 // parametersRef, else those of the ConfigMap it names in gw's namespace.
-// A reference to anything but a ConfigMap, a missing ConfigMap, or a bad
+// A Gateway name too long for a label value, a reference to anything but
+// a ConfigMap, a missing ConfigMap, or a bad
 // key is a *ParamsError (IsInvalidParameters); other errors are the API
 // server's. The status writer and the Reconciler both call it, so that
 // they agree on Accepted.
 func Parameters(ctx context.Context, r client.Reader, gw *gwv1.Gateway) (Params, error) {
+	if len(gw.Name) > validation.LabelValueMaxLength {
+		// Not a parameter, but refused the same way, where users look.
+		return Params{}, &ParamsError{Err: fmt.Errorf("the Gateway's name is %d characters long: its pods' %s label (GEP-1762) takes at most %d",
+			len(gw.Name), gateway.NameLabel, validation.LabelValueMaxLength)}
+	}
 	if gw.Spec.Infrastructure == nil || gw.Spec.Infrastructure.ParametersRef == nil {
 		return DefaultParams(), nil
 	}

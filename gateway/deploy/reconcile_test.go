@@ -311,10 +311,15 @@ func TestParametersRefKind(t *testing.T) {
 		{"Secret", &gwv1.LocalParametersReference{Kind: "Secret", Name: "x"}, `parametersRef group "" kind "Secret": only a ConfigMap`},
 		{"CRD", &gwv1.LocalParametersReference{Group: "example.com", Kind: "GatewayParams", Name: "x"}, `kind "GatewayParams": only a ConfigMap`},
 		{"missing ConfigMap", &gwv1.LocalParametersReference{Kind: "ConfigMap", Name: "absent"}, "parametersRef ConfigMap refkind/absent not found"},
+		{"name too long for a label", nil, "the Gateway's name is 64 characters long: its pods' gateway.networking.k8s.io/gateway-name label (GEP-1762) takes at most 63"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			gw := newGateway("refkind", "g", gateway.ClassName)
+			name := "g"
+			if strings.Contains(tt.name, "too long") {
+				name = strings.Repeat("g", 64)
+			}
+			gw := newGateway("refkind", name, gateway.ClassName)
 			if tt.ref != nil {
 				gw.Spec.Infrastructure = &gwv1.GatewayInfrastructure{ParametersRef: tt.ref}
 			}

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -33,8 +36,24 @@ const (
 )
 
 // Name is the name of the ServiceAccount, Deployment and Service of the
-// Gateway called gatewayName.
-func Name(gatewayName string) string { return gatewayName + "-weft" }
+// Gateway called gatewayName: "<gatewayName>-weft" when that is a valid
+// Service name (a DNS-1035 label). A Gateway name may not be one (a dot,
+// a leading digit, more than 58 characters): then the name is made
+// valid, shortened, and told apart by a hash of the Gateway's name.
+func Name(gatewayName string) string {
+	name := gatewayName + "-weft"
+	if len(validation.IsDNS1035Label(name)) == 0 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(gatewayName))
+	suffix := "-" + hex.EncodeToString(sum[:4]) + "-weft"
+	base := strings.ReplaceAll(gatewayName, ".", "-")
+	if base == "" || base[0] < 'a' || base[0] > 'z' {
+		base = "gw-" + base
+	}
+	base = strings.TrimRight(base[:min(len(base), validation.DNS1035LabelMaxLength-len(suffix))], "-")
+	return base + suffix
+}
 
 // Objects are what Weft creates for one Gateway, in its namespace.
 type Objects struct {

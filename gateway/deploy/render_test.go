@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -181,5 +183,39 @@ func TestRenderServiceTypes(t *testing.T) {
 				t.Errorf("type %s policy %q, want %s %q", svc.Type, svc.ExternalTrafficPolicy, tt.wantType, tt.wantPolicy)
 			}
 		})
+	}
+}
+
+// TestName: the objects are "<gateway>-weft" when that is a valid Service
+// name; otherwise a valid name of at most 63 characters that a hash of
+// the Gateway's name tells apart from its neighbours'.
+func TestName(t *testing.T) {
+	long := strings.Repeat("a", 59)
+	tests := []struct{ gateway, want string }{
+		{"public", "public-weft"},
+		{strings.Repeat("a", 58), strings.Repeat("a", 58) + "-weft"},
+		{"shop.example", ""},
+		{"shop-example", "shop-example-weft"},
+		{"1st", ""},
+		{long, ""},
+		{long + "b", ""},
+		{strings.Repeat("a-", 126) + "a", ""},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := Name(tt.gateway)
+		if tt.want != "" && got != tt.want {
+			t.Errorf("Name(%q) = %q, want %q", tt.gateway, got, tt.want)
+		}
+		if errs := validation.IsDNS1035Label(got); len(errs) > 0 {
+			t.Errorf("Name(%q) = %q, not a valid Service name: %v", tt.gateway, got, errs)
+		}
+		if other, ok := seen[got]; ok {
+			t.Errorf("Name(%q) = Name(%q) = %q", tt.gateway, other, got)
+		}
+		seen[got] = tt.gateway
+		if Name(tt.gateway) != got {
+			t.Errorf("Name(%q) is not stable", tt.gateway)
+		}
 	}
 }
