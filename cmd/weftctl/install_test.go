@@ -217,8 +217,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 
 	// 4. Uninstall: nothing of Weft's is left but the namespace, which
-	// only the namespace controller (not running here) finalizes.
-	code, out = weftctl(t, append([]string{"uninstall", "--timeout", "1m"}, k...)...)
+	// only the namespace controller (not running here) finalizes. A CRD
+	// goes once the API server's finalizer has removed its objects; under
+	// a loaded CI that finalizer's retries have taken over a minute.
+	code, out = weftctl(t, append([]string{"uninstall", "--timeout", "4m"}, k...)...)
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
