@@ -32,31 +32,9 @@ func TestControlPlaneOutage(t *testing.T) {
 	requireCluster(t)
 	const ns = "e2e-outage"
 	namespace(t, ns, true)
-	appDeployment(t, ns, "server", "server", 1)
-	appDeployment(t, ns, "allowed", "allowed", 1)
-	appDeployment(t, ns, "denied", "denied", 1)
-	if err := applyYAML(t.Context(), []byte(`apiVersion: mesh.weft.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: api-from-allowed, namespace: e2e-outage}
-spec:
-  selector: {matchLabels: {app: server}}
-  action: ALLOW
-  rules:
-  - from: [{serviceAccounts: [allowed]}]
-    to: [{methods: [GET], paths: [{prefix: /api}]}]
-`)); err != nil {
-		t.Fatalf("applying the policy: %v", err)
-	}
-	var svc corev1.Service
-	if err := env.client.Get(t.Context(), key(ns, "server"), &svc); err != nil {
-		t.Fatal(err)
-	}
-	target := fmt.Sprintf("http://%s/api", svc.Spec.ClusterIP)
-	allowed, denied := relayVia(t, ns, "app=allowed"), relayVia(t, ns, "app=denied")
-	verdicts := func() (bool, string) {
-		a, b := allowed(target), denied(target)
-		return a == http.StatusOK && b == http.StatusForbidden, fmt.Sprintf("allowed got %d, denied got %d", a, b)
-	}
+	sc := newAPIScene(t, ns)
+	applyAPIPolicy(t, ns)
+	verdicts := sc.answers(http.StatusOK, http.StatusForbidden)
 	waitFor(t, time.Minute, "the policy's verdicts before the outage", verdicts)
 
 	t.Cleanup(func() {

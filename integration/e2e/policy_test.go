@@ -46,45 +46,21 @@ func load(t *testing.T, ns, job, serviceAccount, url string, n int, headers ...s
 // TestAuthorizationPolicyApplied: an AuthorizationPolicy applied as
 // kubectl apply does allows GET /api from one service account and denies
 // (403) another, within seconds of the apply: two running meshed pods
-// call the server every half second (weft-e2e-app's /relay) until both
+// call the server again and again (weft-e2e-app's /relay) until both
 // verdicts show, and new pods' Jobs get the same.
 func TestAuthorizationPolicyApplied(t *testing.T) {
 	requireCluster(t)
 	const ns = "e2e-authz"
 	namespace(t, ns, true)
-	appDeployment(t, ns, "server", "server", 1)
-	appDeployment(t, ns, "allowed", "allowed", 1)
-	appDeployment(t, ns, "denied", "denied", 1)
-	var svc corev1.Service
-	if err := env.client.Get(t.Context(), key(ns, "server"), &svc); err != nil {
-		t.Fatal(err)
-	}
-	url := fmt.Sprintf("http://%s/api", svc.Spec.ClusterIP)
-	allowed, denied := relayVia(t, ns, "app=allowed"), relayVia(t, ns, "app=denied")
-	waitFor(t, time.Minute, "both clients answered before the policy", func() (bool, string) {
-		a, d := allowed(url), denied(url)
-		return a == http.StatusOK && d == http.StatusOK, fmt.Sprintf("allowed got %d, denied got %d", a, d)
-	})
+	sc := newAPIScene(t, ns)
+	waitFor(t, time.Minute, "both clients answered before the policy", sc.answers(http.StatusOK, http.StatusOK))
 
 	applied := time.Now()
-	if err := applyYAML(t.Context(), []byte(`apiVersion: mesh.weft.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: api-from-allowed, namespace: e2e-authz}
-spec:
-  selector: {matchLabels: {app: server}}
-  action: ALLOW
-  rules:
-  - from: [{serviceAccounts: [allowed]}]
-    to: [{methods: [GET], paths: [{prefix: /api}]}]
-`)); err != nil {
-		t.Fatalf("applying the policy: %v", err)
-	}
-	waitFor(t, time.Minute, "the policy's verdicts", func() (bool, string) {
-		a, d := allowed(url), denied(url)
-		return a == http.StatusOK && d == http.StatusForbidden, fmt.Sprintf("allowed got %d, denied got %d", a, d)
-	})
+	applyAPIPolicy(t, ns)
+	waitFor(t, time.Minute, "the policy's verdicts", sc.answers(http.StatusOK, http.StatusForbidden))
 	t.Logf("both verdicts seen %v after the apply", time.Since(applied).Round(100*time.Millisecond))
 
+	url := sc.url
 	deniedJob := load(t, ns, "denied-job", "denied", url, 5)
 	allowedJob := load(t, ns, "allowed-job", "allowed", url, 5)
 	if allowedJob.OK != 5 {
@@ -92,6 +68,56 @@ spec:
 	}
 	if deniedJob.Statuses["403"] != 5 {
 		t.Errorf("GET /api from a new pod of another service account: %+v, want 5 answers 403", deniedJob)
+	}
+}
+
+// apiScene is a meshed server and two running meshed clients, of the
+// service accounts allowed and denied, that GET its /api when asked.
+type apiScene struct {
+	url             string // the server's /api through its ClusterIP
+	allowed, denied func(target string) int
+}
+
+func newAPIScene(t *testing.T, ns string) apiScene {
+	t.Helper()
+	appDeployment(t, ns, "server", "server", 1)
+	appDeployment(t, ns, "allowed", "allowed", 1)
+	appDeployment(t, ns, "denied", "denied", 1)
+	var svc corev1.Service
+	if err := env.client.Get(t.Context(), key(ns, "server"), &svc); err != nil {
+		t.Fatal(err)
+	}
+	return apiScene{
+		url:     fmt.Sprintf("http://%s/api", svc.Spec.ClusterIP),
+		allowed: relayVia(t, ns, "app=allowed"),
+		denied:  relayVia(t, ns, "app=denied"),
+	}
+}
+
+// answers is a waitFor condition: both clients get the statuses wanted.
+func (s apiScene) answers(allowed, denied int) func() (bool, string) {
+	return func() (bool, string) {
+		a, d := s.allowed(s.url), s.denied(s.url)
+		return a == allowed && d == denied, fmt.Sprintf("allowed got %d, denied got %d", a, d)
+	}
+}
+
+// applyAPIPolicy applies, as kubectl apply does, an AuthorizationPolicy
+// that allows GET /api on the server from the service account allowed
+// only.
+func applyAPIPolicy(t *testing.T, ns string) {
+	t.Helper()
+	if err := applyYAML(t.Context(), fmt.Appendf(nil, `apiVersion: mesh.weft.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: api-from-allowed, namespace: %s}
+spec:
+  selector: {matchLabels: {app: server}}
+  action: ALLOW
+  rules:
+  - from: [{serviceAccounts: [allowed]}]
+    to: [{methods: [GET], paths: [{prefix: /api}]}]
+`, ns)); err != nil {
+		t.Fatalf("applying the policy: %v", err)
 	}
 }
 
