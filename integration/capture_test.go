@@ -203,9 +203,22 @@ func runCaptureScenario(t *testing.T, k *kubeFixture, bins, installer string) {
 		if _, ok := m.app.request(marker); ok {
 			t.Fatal("the server app received a plaintext request under STRICT")
 		}
-		// The meshed client still gets through.
+		// The meshed client still gets through, to the ClusterIP and to
+		// the pod's own IP: its sidecar knows that address as a meshed
+		// pod's and goes over mTLS there too.
 		if code, err := m.get(m.client, url+newMarker()); code != http.StatusOK {
 			t.Fatalf("the meshed client got %d (%v) under STRICT, want 200", code, err)
+		}
+		tap.reset()
+		marker = newMarker()
+		if code, err := m.get(m.client, direct+marker); code != http.StatusOK {
+			t.Fatalf("the meshed client got %d (%v) from the STRICT server's pod IP, want 200 over mTLS", code, err)
+		}
+		if req, ok := m.app.request(marker); !ok || req.remote != m.server.IP {
+			t.Fatalf("the app saw the pod-IP request from %v (found %v), want its own sidecar on %s", req.remote, ok, m.server.IP)
+		}
+		if !tap.tlsHandshakes() || tap.seen([]byte(marker)) {
+			t.Errorf("by pod IP: TLS handshake on the wire %v, marker in plaintext %v; want a handshake and no plaintext", tap.tlsHandshakes(), tap.seen([]byte(marker)))
 		}
 		// 9090 is excluded from capture: the app answers it directly.
 		marker = newMarker()

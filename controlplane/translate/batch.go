@@ -31,6 +31,7 @@ type Batch struct {
 
 	mu       sync.Mutex
 	clusters map[servicePortRef]*sharedCluster
+	dests    map[servicePortRef]*sharedDests
 
 	// gateways is gateway.Resolve of the mesh, for its gateway proxies
 	// (gatewayResolution).
@@ -47,9 +48,16 @@ type sharedCluster struct {
 	err        error
 }
 
+// sharedDests is one service port's podDests, listed by the first
+// workload that needs them while the others wait.
+type sharedDests struct {
+	once  sync.Once
+	dests []podDest
+}
+
 // NewBatch returns a Batch for m, which must be sorted (model.Mesh.Sort).
 func NewBatch(m *model.Mesh) *Batch {
-	return &Batch{m: m, clusters: map[servicePortRef]*sharedCluster{}}
+	return &Batch{m: m, clusters: map[servicePortRef]*sharedCluster{}, dests: map[servicePortRef]*sharedDests{}}
 }
 
 // Mesh returns the mesh b translates.
@@ -91,4 +99,22 @@ func (b *Batch) outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Clu
 	b.mu.Unlock()
 	e.once.Do(func() { e.cluster, e.assignment, e.err = outboundCluster(b.m, ref) })
 	return e.cluster, e.assignment, e.err
+}
+
+// podDests is the package's podDests, listed once per service port for
+// the whole Batch; a nil Batch lists them every time. The slice is shared:
+// callers must not modify it.
+func (b *Batch) podDests(m *model.Mesh, ref servicePortRef) []podDest {
+	if b == nil {
+		return podDests(m, ref)
+	}
+	b.mu.Lock()
+	e := b.dests[ref]
+	if e == nil {
+		e = &sharedDests{}
+		b.dests[ref] = e
+	}
+	b.mu.Unlock()
+	e.once.Do(func() { e.dests = podDests(b.m, ref) })
+	return e.dests
 }

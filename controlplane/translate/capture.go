@@ -39,11 +39,13 @@ func captureListener(name string, port uint32, dir core.TrafficDirection) *liste
 // virtualOutbound is the listener the pod's outbound TCP is redirected
 // to. use_original_dst hands each connection to the listener whose
 // address is its original destination (a Service's ClusterIP and port,
-// podServiceListener); a destination no listener has takes its one chain:
+// podServiceListener). A destination no listener has takes one of its
+// chains: the meshed pod IPs of dests (other than self, the pod's own)
+// on their ports take mTLS to that pod (podIPChains); anything else
 // tcp_proxy to PassthroughCluster under ALLOW_ANY (or no policy), to
 // BlackHoleCluster under REGISTRY_ONLY. Both clusters are returned
 // whatever the policy, so that switching it changes only the listener.
-func virtualOutbound(policy model.OutboundTrafficPolicy) (*listener.Listener, []*cluster.Cluster, error) {
+func virtualOutbound(policy model.OutboundTrafficPolicy, dests []podDest, self netip.Addr) (*listener.Listener, []*cluster.Cluster, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -57,11 +59,15 @@ func virtualOutbound(policy model.OutboundTrafficPolicy) (*listener.Listener, []
 	}
 	l := captureListener(VirtualOutbound, CaptureOutboundPort, core.TrafficDirection_OUTBOUND)
 	l.UseOriginalDst = wrapperspb.Bool(true)
-	l.FilterChains = []*listener.FilterChain{{Filters: []*listener.Filter{f}}}
+	podChains, podClusters, err := podIPChains(dests, self, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.FilterChains = append(podChains, &listener.FilterChain{Filters: []*listener.Filter{f}})
 
 	blackHole := baseCluster(BlackHoleCluster, cluster.Cluster_STATIC)
 	blackHole.LoadAssignment = loadAssignment(BlackHoleCluster, nil)
-	return l, []*cluster.Cluster{originalDstCluster(PassthroughCluster), blackHole}, nil
+	return l, append([]*cluster.Cluster{originalDstCluster(PassthroughCluster), blackHole}, podClusters...), nil
 }
 
 // originalDstCluster is a plaintext cluster whose one endpoint is each

@@ -22,10 +22,11 @@ import (
 //     Service in the Pod's scope that has ClusterIPs, the listener a
 //     declared Outbound gets for it (serviceListener, with its
 //     RouteConfiguration on HTTP and sniffed ports) on the ClusterIPs and
-//     the service port, not bound (podServiceListener). Other
-//     destinations, headless Services' pods among them, take
-//     PassthroughCluster or BlackHoleCluster after the mesh's
-//     OutboundTrafficPolicy.
+//     the service port, not bound (podServiceListener). A meshed pod
+//     of those Services dialled by its IP (a headless Service's pods
+//     among them) is reached over mTLS (podIPChains); other
+//     destinations take PassthroughCluster or BlackHoleCluster after
+//     the mesh's OutboundTrafficPolicy.
 //   - VirtualInbound (virtualInbound) serves the pod's ports with the
 //     chains of a standalone inbound listener each, and passes other
 //     ports through.
@@ -52,6 +53,7 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		res[typ] = []types.Resource{}
 	}
 	var backends []servicePortRef
+	var dests []podDest
 	for _, svc := range scope(m, w) {
 		for i, sp := range svc.Ports {
 			ref := servicePortRef{service: svc.Key(), port: sp.Port}
@@ -63,7 +65,8 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 				// cluster and listener, those of the first (servicePort).
 				continue
 			}
-			c, cla, err := b.outboundCluster(m, ref) // shared in a Batch
+			dests = append(dests, b.podDests(m, ref)...) // shared in a Batch
+			c, cla, err := b.outboundCluster(m, ref)     // shared in a Batch
 			if err != nil {
 				return nil, fmt.Errorf("service %s port %d: %w", ref.service, sp.Port, err)
 			}
@@ -92,7 +95,7 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		return nil, err
 	}
 
-	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy)
+	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy, dests, w.Address)
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,8 @@ func TestPodOutputIgnoresUnrelatedNamespaces(t *testing.T) {
 // TestPodResourceNames lists what shopper gets: a listener and a route
 // for the one Service of its scope with a ClusterIP (shop/cart), the two
 // capture listeners, and the clusters of every service port in scope, of
-// its route backends, of its own port and of the capture listeners.
+// its route backends, of its own port, of the capture listeners, and of
+// the identities behind its scope's endpoints (pod IPs reached over mTLS).
 func TestPodResourceNames(t *testing.T) {
 	res := translateIn(t, podMesh, model.NamespacedName{Namespace: "shop", Name: "shopper"})
 	assignments := []string{
@@ -145,7 +146,12 @@ func TestPodResourceNames(t *testing.T) {
 		resource.ListenerType: {"outbound|cart.shop|80", VirtualInbound, VirtualOutbound},
 		resource.RouteType:    {"outbound|cart.shop|80"},
 		resource.ClusterType: slices.Concat(
-			[]string{BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, "inbound|8080"}, assignments),
+			[]string{BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, "inbound|8080"}, assignments,
+			[]string{
+				"outbound|pod||spiffe://cluster.local/ns/payments/sa/api-1",
+				"outbound|pod||spiffe://cluster.local/ns/shop/sa/cart-1",
+				"outbound|pod||spiffe://cluster.local/ns/shop/sa/web-1",
+			}),
 		resource.EndpointType: assignments,
 	}
 	for typ, want := range want {

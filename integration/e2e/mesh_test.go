@@ -83,6 +83,56 @@ func TestMeshedClientToClusterIP(t *testing.T) {
 	}
 }
 
+// TestPodToPodIP: a meshed client that dials a meshed server pod by its
+// IP, or by a headless Service's name (whose DNS answers pod IPs),
+// reaches it over mTLS: the server runs STRICT, which refuses an
+// unmeshed client's plaintext to that same address, and its sidecar
+// names the client's SPIFFE ID, which only the pod-IP requests carry (no
+// ClusterIP is called in the namespace).
+func TestPodToPodIP(t *testing.T) {
+	requireCluster(t)
+	const ns = "e2e-podip"
+	namespace(t, ns, true)
+	if err := applyYAML(t.Context(), []byte(`apiVersion: mesh.weft.dev/v1alpha1
+kind: PeerAuthentication
+metadata: {name: default, namespace: e2e-podip}
+spec:
+  mtls: {mode: STRICT}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: server-pods, namespace: e2e-podip}
+spec:
+  clusterIP: None
+  selector: {app: server}
+  ports: [{name: http, port: 8080, appProtocol: http}]
+`)); err != nil {
+		t.Fatal(err)
+	}
+	appDeployment(t, ns, "server", "server", 1)
+	pods, err := env.kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "app=server"})
+	if err != nil || len(pods.Items) != 1 || pods.Items[0].Status.PodIP == "" {
+		t.Fatalf("the server pod and its IP: %v", err)
+	}
+	byIP := fmt.Sprintf("http://%s:8080/by-ip", pods.Items[0].Status.PodIP)
+	byName := "http://server-pods." + ns + ".svc.cluster.local:8080/by-name"
+
+	for name, url := range map[string]string{"by-pod-ip": byIP, "by-headless-name": byName} {
+		if out := runJob(t, ns, name, "client", "get", url); !strings.Contains(out, `"hostname": "server`) {
+			t.Errorf("the meshed client's GET %s answered:\n%s", url, out)
+		}
+	}
+	clientID := "spiffe://cluster.local/ns/" + ns + "/sa/client"
+	if page := serverMetrics(t, ns, "app=server"); !strings.Contains(page, clientID) {
+		t.Errorf("the server's sidecar metrics never name the client's SPIFFE ID %s", clientID)
+	}
+
+	namespace(t, ns+"-plain", false)
+	if out, ok := runJobResult(t, ns+"-plain", "plain-by-pod-ip", "default", "get", byIP); ok {
+		t.Errorf("an unmeshed client's plaintext GET %s reached the STRICT server:\n%s", byIP, out)
+	}
+}
+
 // serverMetrics reads the metrics of the sidecar of the first pod
 // matching selector, from the root network namespace, which reaches pod
 // IPs through the CNI bridge.

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"encoding/json"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,9 +45,10 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 	tests := []struct {
 		file string
 		// outbound maps original destinations to the listener that must
-		// serve them ("" : virtualOutbound's own chain).
+		// serve them, or to "chain:<cluster>", virtualOutbound's own chain
+		// to that cluster.
 		outbound map[string]string
-		// passthrough is virtualOutbound's cluster.
+		// passthrough is the cluster of virtualOutbound's default chain.
 		passthrough string
 		inbound     []inboundCase
 		// capturedPorts are virtualInbound's destination ports.
@@ -58,8 +60,8 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 				"198.18.10.1:80":       "outbound|api.store|80",
 				"[2001:db8::a:1]:9000": "outbound|api.store|9000", // the dual-stack Service's other ClusterIP
 				"198.18.10.2:5432":     "outbound|db.store|5432",
-				"198.18.10.1:81":       "", // a ClusterIP on a port the Service does not have
-				"192.0.2.10:8080":      "", // a pod IP: passthrough (docs/kubernetes.md, known limits)
+				"198.18.10.1:81":       "chain:PassthroughCluster", // a ClusterIP on a port the Service does not have
+				"192.0.2.10:8080":      "chain:PassthroughCluster", // its own pod IP
 			},
 			passthrough:   "PassthroughCluster",
 			capturedPorts: []uint16{7000, 8080, 9000, 9100},
@@ -76,8 +78,11 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 			},
 		},
 		{
-			file:          "strict-passthrough",
-			outbound:      map[string]string{"198.18.10.3:8443": "outbound|vault.vault|8443"},
+			file: "strict-passthrough",
+			outbound: map[string]string{
+				"198.18.10.3:8443": "outbound|vault.vault|8443",
+				"192.0.2.20:8443":  "chain:PassthroughCluster", // its own pod IP
+			},
 			passthrough:   "PassthroughCluster",
 			capturedPorts: []uint16{8443},
 			inbound: []inboundCase{
@@ -96,8 +101,16 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 			},
 		},
 		{
-			file:        "client-registry-only",
-			outbound:    map[string]string{"198.18.10.3:8443": "outbound|vault.vault|8443", "203.0.113.7:443": ""},
+			file: "client-registry-only",
+			outbound: map[string]string{
+				"198.18.10.3:8443": "outbound|vault.vault|8443",
+				"203.0.113.7:443":  "chain:BlackHoleCluster",
+				"192.0.2.10:8080":  "chain:outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", // a meshed pod's IP: mTLS
+				"192.0.2.20:8443":  "chain:outbound|pod||spiffe://cluster.local/ns/vault/sa/safe-1",
+				"192.0.2.10:7000":  "chain:PassthroughCluster", // DISABLE on 7000: plaintext, in the registry
+				"192.0.2.10:7001":  "chain:BlackHoleCluster",   // a port no Service targets
+				"192.0.2.99:8080":  "chain:BlackHoleCluster",   // a pod port, another address
+			},
 			passthrough: "BlackHoleCluster",
 			inbound:     []inboundCase{{port: 8080, want: "InboundPassthroughCluster"}},
 		},
@@ -118,8 +131,8 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 			if !vo.useOriginalDst || vo.virtual || vo.direction != "outbound" {
 				t.Errorf("virtualOutbound: use_original_dst %v, virtual %v, direction %q; want true, false, outbound", vo.useOriginalDst, vo.virtual, vo.direction)
 			}
-			if len(vo.chains) != 1 || vo.chains[0].cluster != tt.passthrough {
-				t.Errorf("virtualOutbound's chain does not go to %s", tt.passthrough)
+			if def := vo.destChains(netip.MustParseAddrPort("192.0.2.250:1")); len(def) != 1 || def[0].cluster != tt.passthrough {
+				t.Errorf("virtualOutbound's default chain does not go to %s", tt.passthrough)
 			}
 			for _, name := range []string{"PassthroughCluster", "InboundPassthroughCluster"} {
 				if c := cs[name]; c == nil || !c.originalDst {
@@ -131,7 +144,8 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 			}
 
 			// virtualOutbound hands a connection to the virtual listener
-			// holding its original destination, as admit does.
+			// holding its original destination, as admit does, else
+			// takes it with the chain its port and address match.
 			for dst, want := range tt.outbound {
 				got := ""
 				for _, l := range ls {
@@ -141,6 +155,9 @@ func TestCaptureGoldenFilesServeAsPromised(t *testing.T) {
 						}
 						got = l.name
 					}
+				}
+				if chains := vo.destChains(netip.MustParseAddrPort(dst)); got == "" && len(chains) == 1 {
+					got = "chain:" + chains[0].cluster
 				}
 				if got != want {
 					t.Errorf("original destination %s: served by %q, want %q", dst, got, want)

@@ -14,7 +14,7 @@ import (
 // serveConn proxies one accepted connection under the listener
 // configuration admit chose, and closes it. dst is the connection's
 // destination: its original destination on capture listeners, else its
-// local address; chains are chosen by its port, and ORIGINAL_DST
+// local address; chains are chosen by its port and address, and ORIGINAL_DST
 // clusters dial it.
 func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net.Conn, dst netip.AddrPort) {
 	m := d.metrics
@@ -32,7 +32,7 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 
 	// The listener filters share one budget on plaintext; the HTTP
 	// inspector gets a new one after a TLS handshake.
-	chains := cfg.portChains(dst.Port())
+	chains := cfg.destChains(dst)
 	budget := inspectBudget(chains, d.cfg.HandshakeTimeout)
 	if cfg.serverNames {
 		budget = d.cfg.HandshakeTimeout // TLS clients speak first
@@ -125,7 +125,7 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 			log.Info("connection refused", "reason", resultLoop, "cluster", chain.cluster, "original_dst", dst.String())
 			return
 		}
-		up, ep, err = d.dialOriginalDst(ctx, cluster, dst)
+		up, ep, upstreamPeer, err = d.dialOriginalDst(ctx, cfg.name, cluster, dst)
 	} else {
 		up, ep, upstreamPeer, err = d.connectUpstream(ctx, cfg.name, cluster, set, connPickContext(chain.hashSourceIP, down.RemoteAddr()))
 	}

@@ -27,8 +27,14 @@ type backend struct {
 
 func startBackend(t *testing.T, name string) *backend {
 	t.Helper()
+	return startBackendAt(t, name, "127.0.0.1:0")
+}
+
+// startBackendAt is startBackend listening on address.
+func startBackendAt(t *testing.T, name, address string) *backend {
+	t.Helper()
 	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(t.Context(), "tcp", address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,38 +13,53 @@ import (
 )
 
 // TestInboundNegotiatesALPN calls the inbound HTTP listener directly as an
-// mTLS client offering one protocol: it is served in that protocol.
+// mTLS client offering one protocol: it is served in that protocol. A
+// client offering none, as a sidecar that carries an app's bytes to a pod
+// IP does, is served HTTP/2 when it starts with the HTTP/2 preface (an
+// app speaking h2c, gRPC), else HTTP/1.
 func TestInboundNegotiatesALPN(t *testing.T) {
 	m := newHTTPMesh(t, startHTTPApp(t), false)
 	for _, tt := range []struct {
-		alpn, wantProto string
+		name, alpn string
+		h2         bool
+		wantProto  string
 	}{
-		{"http/1.1", "HTTP/1.1"},
-		{"h2", "HTTP/2.0"},
+		{"http/1.1", "http/1.1", false, "HTTP/1.1"},
+		{"h2", "h2", true, "HTTP/2.0"},
+		{"no ALPN, HTTP/1.1", "", false, "HTTP/1.1"},
+		{"no ALPN, h2 preface", "", true, "HTTP/2.0"},
 	} {
-		t.Run(tt.alpn, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			cfg := tlsconfig.MTLSClientConfig(m.ca.svid(t, clientID), m.ca.bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString(serverID)))
-			cfg.NextProtos = []string{tt.alpn}
-			tr := &http.Transport{
-				Protocols: new(http.Protocols),
-				DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-					var d net.Dialer
-					c, err := d.DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
-					}
-					tc := tls.Client(c, cfg)
-					if err := tc.HandshakeContext(ctx); err != nil {
-						_ = c.Close()
-						return nil, err
-					}
-					return tc, nil
-				},
+			if tt.alpn != "" {
+				cfg.NextProtos = []string{tt.alpn}
 			}
-			tr.Protocols.SetHTTP1(tt.alpn == "http/1.1")
-			tr.Protocols.SetHTTP2(tt.alpn == "h2")
+			dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				tc := tls.Client(c, cfg)
+				if err := tc.HandshakeContext(ctx); err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+				return tc, nil
+			}
+			tr := &http.Transport{Protocols: new(http.Protocols), DialTLSContext: dial}
+			scheme := "https://"
+			if tt.alpn == "" {
+				// Without ALPN the transport would not speak HTTP/2 over
+				// TLS: it dials "plaintext" through the TLS handshake.
+				tr = &http.Transport{Protocols: new(http.Protocols), DialContext: dial}
+				scheme = "http://"
+				tr.Protocols.SetUnencryptedHTTP2(tt.h2)
+			}
+			tr.Protocols.SetHTTP1(!tt.h2)
+			tr.Protocols.SetHTTP2(tt.h2 && tt.alpn != "")
 			t.Cleanup(tr.CloseIdleConnections)
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+m.inbound+"/direct", nil)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, scheme+m.inbound+"/direct", nil)
 			must(t, err)
 			resp, err := (&http.Client{Transport: tr}).Do(req)
 			must(t, err)

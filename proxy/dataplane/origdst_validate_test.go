@@ -65,6 +65,35 @@ func TestCaptureListenerValidation(t *testing.T) {
 			`listener "virtualInbound": filter_chains[1].filter_chain_match.destination_port: 70000 is not a port`,
 			`listener "virtualInbound": filter_chains: want exactly one filter chain without the HTTP or TLS inspector, got 2`,
 		}},
+		{"prefix_ranges that are not prefixes", func(t *testing.T) []*listenerv3.Listener {
+			l := virtualOutbound(t, "127.0.0.1:15999", "p")
+			bad := podIPChain(t, 8080, "c", "198.18.0.1/32", "2001:db8::1/128")
+			bad.FilterChainMatch.PrefixRanges[0].AddressPrefix = "pod-1"
+			bad.FilterChainMatch.PrefixRanges[1].PrefixLen = wrapperspb.UInt32(129)
+			l.FilterChains = append(l.FilterChains, bad)
+			return []*listenerv3.Listener{l}
+		}, []string{
+			`listener "virtualOutbound": filter_chains[1].filter_chain_match.prefix_ranges[0].address_prefix: "pod-1" is not an IP address`,
+			`listener "virtualOutbound": filter_chains[1].filter_chain_match.prefix_ranges[1].prefix_len: 129 is longer than an IPv6 address`,
+		}},
+		{"one pod IP in two chains of a port", func(t *testing.T) []*listenerv3.Listener {
+			l := virtualOutbound(t, "127.0.0.1:15999", "p")
+			l.FilterChains = append(l.FilterChains,
+				podIPChain(t, 8080, "a", "198.18.0.1/32", "198.18.0.2/32"),
+				podIPChain(t, 8080, "b", "198.18.0.2/32"),
+				podIPChain(t, 9090, "b", "198.18.0.2/32"), // another port: fine
+			)
+			return []*listenerv3.Listener{l}
+		}, []string{
+			`listener "virtualOutbound": filter_chains[2].filter_chain_match.prefix_ranges: 198.18.0.2/32 is also in filter_chains[1], whose prefix_ranges differ`,
+		}},
+		{"two chains for one destination port and prefix_ranges", func(t *testing.T) []*listenerv3.Listener {
+			l := virtualOutbound(t, "127.0.0.1:15999", "p")
+			l.FilterChains = append(l.FilterChains, podIPChain(t, 8080, "a", "198.18.0.1/32"), podIPChain(t, 8080, "b", "198.18.0.1/32"))
+			return []*listenerv3.Listener{l}
+		}, []string{
+			`listener "virtualOutbound": filter_chains: want exactly one filter chain for destination_port 8080 and prefix_ranges 198.18.0.1/32 without the HTTP or TLS inspector, got 2`,
+		}},
 		{"two chains for one destination port", func(t *testing.T) []*listenerv3.Listener {
 			return []*listenerv3.Listener{virtualInbound(t, "127.0.0.1:15999", "p", inboundPort{8080, "a"}, inboundPort{9090, "b"}, inboundPort{8080, "c"})}
 		}, []string{`listener "virtualInbound": filter_chains: want exactly one filter chain for destination_port 8080 without the HTTP or TLS inspector, got 2`}},
@@ -132,12 +161,15 @@ func TestOriginalDstClusterValidation(t *testing.T) {
 		{"ROUND_ROBIN", func(t *testing.T, c *clusterv3.Cluster) {
 			c.LbPolicy = clusterv3.Cluster_ROUND_ROBIN
 		}, []string{`cluster "PassthroughCluster": lb_policy: an ORIGINAL_DST cluster needs CLUSTER_PROVIDED, got ROUND_ROBIN`}},
-		{"endpoints and mTLS", func(t *testing.T, c *clusterv3.Cluster) {
+		{"endpoints", func(t *testing.T, c *clusterv3.Cluster) {
 			c.LoadAssignment = assignment(t, "PassthroughCluster", "127.0.0.1:1")
+		}, []string{
+			`cluster "PassthroughCluster": load_assignment: unsupported on an ORIGINAL_DST cluster, which dials each connection's original destination`,
+		}},
+		{"mTLS without a certificate", func(t *testing.T, c *clusterv3.Cluster) {
 			c.TransportSocket = edsCluster(t, "x", "sni", serverID).TransportSocket
 		}, []string{
-			`cluster "PassthroughCluster": load_assignment: unsupported on an ORIGINAL_DST cluster, which dials each connection's original destination in plaintext`,
-			`cluster "PassthroughCluster": transport_socket: unsupported on an ORIGINAL_DST cluster, which dials each connection's original destination in plaintext`,
+			`cluster "PassthroughCluster": transport_socket: mTLS needs the workload certificate and trust bundle, and the dataplane has none`,
 		}},
 		{"original_dst_lb_config", func(t *testing.T, c *clusterv3.Cluster) {
 			c.LbConfig = &clusterv3.Cluster_OriginalDstLbConfig_{OriginalDstLbConfig: &clusterv3.Cluster_OriginalDstLbConfig{UseHttpHeader: true}}

@@ -100,24 +100,32 @@ func (lc *listenerConfig) portChains(port uint16) []*chainConfig {
 }
 
 // checkChainGroups applies the one-chain and one-default-chain rules to
-// each group of chains of one destination port.
+// each group of chains of one destination port and prefix_ranges.
 func checkChainGroups(p *problems, lc *listenerConfig) {
-	var ports []uint16
-	byPort := make(map[uint16][]*chainConfig)
-	for _, c := range lc.chains {
-		if _, seen := byPort[c.destPort]; !seen {
-			ports = append(ports, c.destPort)
-		}
-		byPort[c.destPort] = append(byPort[c.destPort], c)
+	type groupKey struct {
+		port     uint16
+		prefixes string
 	}
-	for _, port := range ports {
-		chains := byPort[port]
+	var keys []groupKey
+	groups := make(map[groupKey][]*chainConfig)
+	for _, c := range lc.chains {
+		k := groupKey{c.destPort, prefixKey(c.prefixes)}
+		if _, seen := groups[k]; !seen {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	for _, k := range keys {
+		chains := groups[k]
 		which := ""
 		switch {
-		case port != 0:
-			which = fmt.Sprintf(" for destination_port %d", port)
+		case k.port != 0:
+			which = fmt.Sprintf(" for destination_port %d", k.port)
 		case lc.destPorts:
 			which = " for other ports (no destination_port)"
+		}
+		if k.prefixes != "" {
+			which += fmt.Sprintf(" and prefix_ranges %s", k.prefixes)
 		}
 		if !lc.inspect && !lc.tlsInspect && len(chains) != 1 {
 			if which == "" {

@@ -28,7 +28,8 @@ type clusterConfig struct {
 	// tls is nil for plaintext clusters; its ServerName is the SNI.
 	tls *tls.Config
 	// originalDst is set for ORIGINAL_DST clusters: a connection goes to
-	// its own original destination, in plaintext (passthrough.go).
+	// its own original destination, in plaintext or over tls
+	// (passthrough.go).
 	originalDst bool
 	// http2 asks HTTP listeners for HTTP/2 to the endpoints (h2c when
 	// plaintext); HTTP/1.1 otherwise. TCP listeners ignore it.
@@ -65,7 +66,7 @@ func (d *Dataplane) parseClusters(cs []*clusterv3.Cluster) (map[string]*clusterC
 
 func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
 	if c.GetType() == clusterv3.Cluster_ORIGINAL_DST {
-		return parseOriginalDstCluster(p, c)
+		return d.parseOriginalDstCluster(p, c)
 	}
 	p.OnlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy", "load_assignment", "transport_socket", "typed_extension_protocol_options",
 		"circuit_breakers", "outlier_detection",
@@ -105,16 +106,26 @@ func (d *Dataplane) parseCluster(p *problems, c *clusterv3.Cluster) *clusterConf
 		p.Addf("type", "unsupported cluster type %s", c.GetType())
 	}
 
-	if ts := c.GetTransportSocket(); ts != nil {
-		if ut, ok := parseUpstreamTLS(p, "transport_socket", ts); ok {
-			tc, err := d.clientTLS(ut)
-			if err != nil {
-				p.Addf("transport_socket", "%v", err)
-			}
-			cc.tls = tc
-		}
-	}
+	cc.tls = d.parseClusterTLS(p, c)
 	return cc
+}
+
+// parseClusterTLS returns the client TLS configuration of c's
+// transport_socket, nil for plaintext.
+func (d *Dataplane) parseClusterTLS(p *problems, c *clusterv3.Cluster) *tls.Config {
+	ts := c.GetTransportSocket()
+	if ts == nil {
+		return nil
+	}
+	ut, ok := parseUpstreamTLS(p, "transport_socket", ts)
+	if !ok {
+		return nil
+	}
+	tc, err := d.clientTLS(ut)
+	if err != nil {
+		p.Addf("transport_socket", "%v", err)
+	}
+	return tc
 }
 
 // parseEDSConfig checks that an EDS cluster takes its endpoints over ADS

@@ -91,6 +91,8 @@ type chainConfig struct {
 	authz *rbac.Chain
 	// serverNames is filter_chain_match.server_names (servernames.go).
 	serverNames []string
+	// prefixes is filter_chain_match.prefix_ranges (prefixes.go).
+	prefixes []netip.Prefix
 	// weighted is tcp_proxy's weighted_clusters, picked per connection
 	// (gateway_tcp.go); cluster is then empty.
 	weighted []weightedCluster
@@ -184,6 +186,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	}
 	type chainKey struct {
 		port      uint32
+		prefixes  string
 		transport string
 		names     string // server_names
 	}
@@ -191,7 +194,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	for i, fc := range chains {
 		path := fmt.Sprintf("filter_chains[%d]", i)
 		m := fc.GetFilterChainMatch()
-		key := chainKey{m.GetDestinationPort().GetValue(), m.GetTransportProtocol(), strings.Join(m.GetServerNames(), ",")}
+		key := chainKey{m.GetDestinationPort().GetValue(), rangesKey(m), m.GetTransportProtocol(), strings.Join(m.GetServerNames(), ",")}
 		var tc *tls.Config
 		if j, seen := first[key]; seen {
 			if !proto.Equal(fc.GetTransportSocket(), chains[j].GetTransportSocket()) {
@@ -213,6 +216,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 		lc.chains = append(lc.chains, c)
 	}
 	checkChainGroups(p, lc)
+	checkPrefixOverlap(p, lc)
 	checkServerNames(p, lc)
 	lc.serverNames = lc.hasServerNames()
 	return lc
@@ -285,10 +289,11 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 	p.OnlyFields(path, fc, "filters", "transport_socket", "name", "filter_chain_match")
 	if m := fc.GetFilterChainMatch(); m != nil {
 		mpath := field(path, "filter_chain_match")
-		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol", "destination_port", "server_names")
+		p.OnlyFields(mpath, m, "application_protocols", "transport_protocol", "destination_port", "server_names", "prefix_ranges")
 		c.transport = parseTransportProtocol(p, mpath, m, lc)
 		c.serverNames = parseServerNames(p, mpath, m, lc)
 		c.destPort = parseDestinationPort(p, mpath, m)
+		c.prefixes = parsePrefixRanges(p, mpath, m)
 		if !lc.inspect && (len(m.GetApplicationProtocols()) > 0 || c.transport == "" && !lc.tlsInspect && m.GetDestinationPort() == nil) {
 			p.Addf(mpath, "needs the HTTP inspector listener filter")
 		}

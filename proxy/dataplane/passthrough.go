@@ -12,20 +12,21 @@ import (
 // ORIGINAL_DST clusters (PassthroughCluster, InboundPassthroughCluster in
 // docs/capture.md) send a connection where it was going before the
 // capture rules redirected it: to its original destination, in
-// plaintext. They have no endpoints of their own, so only tcp_proxy can
+// plaintext, or over mTLS with a transport_socket (a meshed pod dialled
+// by its IP). They have no endpoints of their own, so only tcp_proxy can
 // use them; an HTTP route to one is refused.
 
 // parseOriginalDstCluster checks an ORIGINAL_DST cluster: lb_policy
-// CLUSTER_PROVIDED, an optional connect_timeout, and nothing else.
-func parseOriginalDstCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
-	const why = "unsupported on an ORIGINAL_DST cluster, which dials each connection's original destination in plaintext"
+// CLUSTER_PROVIDED, an optional connect_timeout and upstream TLS
+// transport_socket, and nothing else.
+func (d *Dataplane) parseOriginalDstCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
+	const why = "unsupported on an ORIGINAL_DST cluster, which dials each connection's original destination"
 	for _, f := range []struct {
 		name string
 		set  bool
 	}{
 		{"load_assignment", c.GetLoadAssignment() != nil},
 		{"eds_cluster_config", c.GetEdsClusterConfig() != nil},
-		{"transport_socket", c.GetTransportSocket() != nil},
 		{"typed_extension_protocol_options", len(c.GetTypedExtensionProtocolOptions()) > 0},
 		{"circuit_breakers", c.GetCircuitBreakers() != nil},
 		{"outlier_detection", c.GetOutlierDetection() != nil},
@@ -47,6 +48,7 @@ func parseOriginalDstCluster(p *problems, c *clusterv3.Cluster) *clusterConfig {
 	if cc.connectTimeout == 0 {
 		cc.connectTimeout = defaultConnectTimeout
 	}
+	cc.tls = d.parseClusterTLS(p, c)
 	return cc
 }
 

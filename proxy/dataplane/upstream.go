@@ -12,15 +12,14 @@ import (
 )
 
 // dialOriginalDst connects to dst, the connection's original destination,
-// in plaintext, for an ORIGINAL_DST cluster.
-func (d *Dataplane) dialOriginalDst(ctx context.Context, c *clusterConfig, dst netip.AddrPort) (net.Conn, upstreamPick, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
-	defer cancel()
-	up, err := d.self.dial(ctx, dst.String(), d.cfg.Dial)
+// for an ORIGINAL_DST cluster: in plaintext, or over mTLS when the cluster
+// has a transport socket, returning the server's verified SPIFFE ID.
+func (d *Dataplane) dialOriginalDst(ctx context.Context, listener string, c *clusterConfig, dst netip.AddrPort) (net.Conn, upstreamPick, string, error) {
+	up, peer, err := d.dialEndpoint(ctx, listener, c, dst.String())
 	if err != nil {
-		return nil, upstreamPick{}, fmt.Errorf("original destination %s: %w", dst, err)
+		return nil, upstreamPick{}, "", fmt.Errorf("original destination %s: %w", dst, err)
 	}
-	return up, upstreamPick{address: dst.String(), done: func() {}}, nil
+	return up, upstreamPick{address: dst.String(), done: func() {}}, peer, nil
 }
 
 // upstreamPick is the endpoint a connection went to.

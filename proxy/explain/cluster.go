@@ -29,10 +29,6 @@ func (d *Dump) explainCluster(name string, r *http.Request, hash []route.HashPol
 		return out, nil
 	}
 	out.Type = c.GetType().String()
-	if c.GetType() == clusterv3.Cluster_ORIGINAL_DST {
-		out.Pick = "the connection's original destination, in plaintext"
-		return out, nil
-	}
 	if ts := c.GetTransportSocket(); ts != nil {
 		var utc tlsv3.UpstreamTlsContext
 		if err := ts.GetTypedConfig().UnmarshalTo(&utc); err != nil {
@@ -46,6 +42,15 @@ func (d *Dump) explainCluster(name string, r *http.Request, hash []route.HashPol
 				out.ServerIDs = append(out.ServerIDs, p+"*")
 			}
 		}
+	}
+	if c.GetType() == clusterv3.Cluster_ORIGINAL_DST {
+		// PassthroughCluster dials in plaintext; a pod IP's cluster
+		// (outbound|pod||<SPIFFE ID>) with mTLS, checking the pod's ID.
+		out.Pick = "the connection's original destination, in plaintext"
+		if out.MTLS {
+			out.Pick = "the connection's original destination, over mTLS"
+		}
+		return out, nil
 	}
 	if o, ok := c.GetTypedExtensionProtocolOptions()[httpProtocolOptions]; ok {
 		var hpo httpv3.HttpProtocolOptions

@@ -87,7 +87,7 @@ func Explain(req Request, from Proxy, to *Proxy) (*Report, error) {
 	if a := from.Dump.listenerAddrs(l); len(a) > 0 {
 		rep.Source.Address = a[0].String()
 	}
-	i, fc := chooseChain(l, dest.Port(), "raw_buffer", "http/1.1")
+	i, fc := chooseChain(l, dest, "raw_buffer", "http/1.1")
 	if fc == nil {
 		rep.Outcome = Outcome{Summary: fmt.Sprintf("the connection is closed: listener %q has no filter chain for it (no_filter_chain)", l.GetName())}
 		return rep, nil

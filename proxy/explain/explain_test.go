@@ -105,6 +105,38 @@ func TestExplain(t *testing.T) {
 		{"server identity not accepted", Request{URL: "http://api.store/"}, client, impostor, []string{
 			"status=503", "summary~the source refuses the server's identity spiffe://cluster.local/ns/store/sa/other",
 		}},
+		// virtualOutbound's pod-ip chains: a meshed pod dialled by its IP
+		// is reached over mTLS, checking the pod's identity; another
+		// address on that port takes the port's fallback chain.
+		{"pod IP: mTLS to the original destination", Request{URL: "http://192.0.2.10:8080/"}, client, api, []string{
+			"listener=virtualOutbound", "via=", "destination=192.0.2.10:8080",
+			"chain=pod-ip|8080|outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", "protocol=tcp",
+			"clusters=outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", "mtls=true", "serverIDs=spiffe://cluster.local/ns/store/sa/api-1",
+			"pick=the connection's original destination, over mTLS",
+			"dst.listener=virtualInbound", "dst.chain=inbound|8080|mtls", "dst.port=8080", "dst.transport=mtls",
+			"authz=allowed", "policy=store/api-from-store/rules[0]", "forwarded=true", "summary~forwarded to 192.0.2.10:8080 (inbound|8080)",
+		}},
+		{"pod IP, source of another namespace", Request{URL: "http://192.0.2.10:8080/"}, outsider, api, []string{
+			"clusters=outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", "dst.chain=inbound|8080|mtls", "dst.transport=mtls",
+			"authz=not_allowed", "status=403", "summary~403 RBAC: denied: no ALLOW policy matches",
+		}},
+		{"pod IP, server identity not accepted", Request{URL: "http://192.0.2.10:8080/"}, client, impostor, []string{
+			"clusters=outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", "dst.chain=inbound|8080|mtls",
+			"summary~the connection is closed: the source refuses the server's identity spiffe://cluster.local/ns/store/sa/other",
+		}},
+		{"pod IP of a TCP port", Request{URL: "http://192.0.2.10:9000/"}, client, api, []string{
+			"chain=pod-ip|9000|outbound|pod||spiffe://cluster.local/ns/store/sa/api-1", "mtls=true",
+			"dst.chain=inbound|9000", "dst.transport=mtls", "authz=not_allowed", "summary~the connection is closed: RBAC",
+		}},
+		{"unknown address on a pod's port: the port's fallback", Request{URL: "http://203.0.113.9:8080/"}, client, api, []string{
+			"listener=virtualOutbound", "chain=pod-ip|8080|PassthroughCluster", "protocol=tcp",
+			"clusters=PassthroughCluster", "mtls=false", "serverIDs=", "pick=the connection's original destination, in plaintext",
+			"forwarded=true", "summary~proxy api serves none of these endpoints",
+		}},
+		{"pod IP of a plaintext port: passthrough", Request{URL: "http://192.0.2.10:7000/"}, client, api, []string{
+			"listener=virtualOutbound", "chain=filter_chains[8]", "clusters=PassthroughCluster", "mtls=false",
+			"dst.chain=inbound|7000|http", "dst.transport=plaintext", "authz=not_allowed", "status=403",
+		}},
 		{"weighted clusters", Request{URL: "http://127.0.0.1:8080/"}, productpage, nil, []string{
 			"listener=outbound|reviews.store|80", "route=HTTPRoute/store/reviews-split/rules[4]/matches[0]",
 			"clusters=outbound|80||reviews-v1.store.svc.cluster.local=90/100,outbound|80||reviews-v2.store.svc.cluster.local=10/100",
@@ -174,7 +206,7 @@ func facts(rep *Report) map[string]string {
 	f := map[string]string{
 		"listener": s.Listener, "via": s.Via, "chain": s.Chain, "protocol": s.Protocol, "route": s.Route,
 		"destination": rep.Request.Destination, "path": rep.Request.Path,
-		"picked": "", "pick": "", "authz": "", "policy": "", "dst.listener": "", "dst.chain": "", "dst.port": "", "dst.transport": "",
+		"picked": "", "pick": "", "mtls": "", "serverIDs": "", "authz": "", "policy": "", "dst.listener": "", "dst.chain": "", "dst.port": "", "dst.transport": "",
 		"status": fmt.Sprint(rep.Outcome.Status), "forwarded": fmt.Sprint(rep.Outcome.Forwarded), "summary": rep.Outcome.Summary,
 	}
 	var cs, eps []string
@@ -188,6 +220,7 @@ func facts(rep *Report) map[string]string {
 			eps = append(eps, fmt.Sprintf("%s*%d", e.Address, e.Weight))
 		}
 		f["picked"], f["pick"] = c.Picked, c.Pick
+		f["mtls"], f["serverIDs"] = fmt.Sprint(c.MTLS), strings.Join(c.ServerIDs, ",")
 	}
 	f["clusters"], f["endpoints"] = strings.Join(cs, ","), strings.Join(eps, ",")
 	if d := rep.Destination; d != nil {

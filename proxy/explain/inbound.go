@@ -40,7 +40,7 @@ func (s *sides) inbound(ci int, ep netip.AddrPort, l *listenerv3.Listener) (*Rep
 		}
 		return s.rep, nil
 	}
-	i, fc := chooseChain(l, ep.Port(), transport, protocol)
+	i, fc := chooseChain(l, ep, transport, protocol)
 	if fc == nil {
 		return closed(fmt.Sprintf("listener %q has no filter chain for a %s %s connection to port %d (no_filter_chain)", l.GetName(), dst.Transport, protocol, ep.Port()))
 	}

@@ -10,6 +10,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/weftmesh/weft/proxy/dataplane"
 )
 
 // ErrNoListener is wrapped when no listener of the proxy takes a
@@ -152,13 +154,16 @@ func (d *Dump) serviceListener(host string, port uint16, namespace string) (*lis
 	return nil, fmt.Errorf("service %q port %d is ambiguous: %s; give its namespace", host, port, strings.Join(names, ", "))
 }
 
-// chooseChain picks a listener's filter chain for a connection to port
+// chooseChain picks a listener's filter chain for a connection to dest
 // over a transport ("tls" or "raw_buffer") carrying an application
-// protocol ("http/1.1", "h2c"), as the proxy does: the chains of that
-// destination_port, else those without one; among them the chains of the
-// transport protocol, else those without one; among them the first that
-// lists the application protocol, else the one that lists none.
-func chooseChain(l *listenerv3.Listener, port uint16, transport, protocol string) (int, *listenerv3.FilterChain) {
+// protocol ("http/1.1", "h2c"), as the proxy (and Envoy) does, without
+// going back once a step has narrowed the chains: the chains of dest's
+// destination_port, else those without one; among them the chains whose
+// prefix_ranges hold dest's address most specifically, else those
+// without prefix_ranges; among them the chains of the transport
+// protocol, else those without one; among them the first that lists the
+// application protocol, else the one that lists none.
+func chooseChain(l *listenerv3.Listener, dest netip.AddrPort, transport, protocol string) (int, *listenerv3.FilterChain) {
 	chains := l.GetFilterChains()
 	byPort := func(want uint32) []int {
 		var out []int
@@ -169,10 +174,11 @@ func chooseChain(l *listenerv3.Listener, port uint16, transport, protocol string
 		}
 		return out
 	}
-	group := byPort(uint32(port))
+	group := byPort(uint32(dest.Port()))
 	if len(group) == 0 {
 		group = byPort(0)
 	}
+	group = byAddr(chains, group, dest.Addr())
 	var byTransport []int
 	for _, want := range []string{transport, ""} {
 		for _, i := range group {
@@ -197,6 +203,33 @@ func chooseChain(l *listenerv3.Listener, port uint16, transport, protocol string
 		return -1, nil
 	}
 	return def, chains[def]
+}
+
+// byAddr returns the chains among group (indexes into chains) whose
+// prefix_ranges hold addr with the longest prefix, else those without
+// prefix_ranges. A range the proxy would not have accepted holds nothing.
+func byAddr(chains []*listenerv3.FilterChain, group []int, addr netip.Addr) []int {
+	addr = addr.Unmap()
+	var best, rest []int
+	bits := -1
+	for _, i := range group {
+		ranges := chains[i].GetFilterChainMatch().GetPrefixRanges()
+		if len(ranges) == 0 {
+			rest = append(rest, i)
+			continue
+		}
+		switch n := dataplane.LongestMatch(dataplane.PrefixRanges(chains[i].GetFilterChainMatch()), addr); {
+		case n < 0 || n < bits:
+		case n > bits:
+			best, bits = []int{i}, n
+		default:
+			best = append(best, i)
+		}
+	}
+	if best == nil {
+		return rest
+	}
+	return best
 }
 
 // chainName is a chain's name, or its place in the listener.

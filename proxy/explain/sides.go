@@ -147,6 +147,9 @@ func (s *sides) destination() (*Report, error) {
 		cands := c.Endpoints
 		switch {
 		case c.Type == "ORIGINAL_DST":
+			// The app's own destination: a pod IP's cluster dials it
+			// with mTLS (c.MTLS), PassthroughCluster in plaintext; inbound
+			// picks the chain by that.
 			cands = []Endpoint{{Address: s.rep.Request.Destination}}
 		case c.Picked != "":
 			cands = []Endpoint{{Address: c.Picked}}

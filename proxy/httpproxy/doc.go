@@ -6,7 +6,9 @@
 // listeners, and hands the connection to Proxy.ServeConn with the
 // listener's Listener description. ServeConn speaks HTTP/1.1 with
 // keep-alive, or HTTP/2: negotiated by ALPN "h2" on TLS connections, or
-// announced by the HTTP/2 connection preface (h2c with prior knowledge).
+// announced by the HTTP/2 connection preface (prior knowledge) on
+// plaintext ones and on TLS ones without ALPN (an app's h2c that a
+// sidecar carries to a pod IP over mTLS).
 //
 // HTTP/1 is not served by net/http's lenient parser but by a strict loop
 // (http1.go) over httpguard.ReadRequestHead under Listener.Limits: a head
@@ -19,8 +21,8 @@
 // by their Content-Length or chunked encoding, pipelined requests are
 // answered in order, Expect: 100-continue is honored when the body is
 // first read, and a client closing its connection cancels its pending
-// request (DC). The preface of a plaintext connection is peeked first, so
-// h2c with prior knowledge still reaches the HTTP/2 server.
+// request (DC). The preface of a connection without ALPN is peeked first,
+// so HTTP/2 with prior knowledge still reaches the HTTP/2 server.
 //
 // A Listener with an AccessLog writes one JSON line per request:
 // start_time, method, path, protocol, response_code, response_flags ("-"

@@ -293,8 +293,8 @@ func (p *Proxy) allServers() []*server {
 }
 
 // newServer returns the server of one codec. HTTP/2 is negotiated by ALPN
-// on TLS connections and detected by its preface (h2c with prior
-// knowledge) on the others.
+// on TLS connections and detected by its preface (prior knowledge) on the
+// others and on TLS connections without ALPN.
 func (p *Proxy) newServer(http1, http2 bool) *server {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(http1)

@@ -46,7 +46,7 @@ func infoFrom(ctx context.Context) *connInfo {
 // verified SPIFFE ID.
 //
 // HTTP/2 (ALPN "h2", the HTTP/2 codec, or the connection preface on a
-// plaintext connection of an auto codec listener) is served by net/http's
+// connection of an auto codec listener without ALPN) is served by net/http's
 // HTTP/2 server; HTTP/1 by the strict loop of serveHTTP1.
 func (p *Proxy) ServeConn(ctx context.Context, l *Listener, c net.Conn, peer string) {
 	info := &connInfo{listener: l, peer: peer, done: make(chan struct{}),
@@ -90,9 +90,11 @@ func (p *Proxy) chooseProtocol(l *Listener, c net.Conn) (net.Conn, *bufio.Reader
 	if l.Codec != CodecAuto {
 		return c, br, false
 	}
-	if _, ok := c.(*tls.Conn); ok {
-		return c, br, false // no h2 in ALPN: HTTP/1 only
+	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "" {
+		return c, br, false // ALPN chose HTTP/1
 	}
+	// Plaintext, or TLS without ALPN: a sidecar carrying an app's bytes
+	// to a pod IP (tcp_proxy over mTLS) speaks whatever the app speaks.
 	_ = c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
 	h2 := hasPreface(br)
 	_ = c.SetReadDeadline(time.Time{})
