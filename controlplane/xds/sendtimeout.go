@@ -25,8 +25,10 @@ var errSendTimeout = status.Error(codes.Unavailable, "xDS response not read with
 // the others or from piling up responses: its watches are one-shot (a new
 // response needs the proxy's next request) and each type's response channel
 // has room for the one response a watch can produce, so SetSnapshot never
-// blocks on a stream, and gRPC flow control blocks the stream's Send once
-// the proxy's window is full. What such a stream still holds is its
+// blocks on a stream, and gRPC blocks the stream's Send once the proxy's
+// window is full and 64 KiB more wait behind it (the stream's write
+// quota; a proxy owed less than that when it stops reading blocks no Send
+// and keeps its stream). What such a stream still holds is its
 // goroutines, one response and its place among the connected proxies.
 // boundedADS releases them: each Send runs in its own goroutine and, when
 // it has not returned within the timeout, the stream's handler returns

@@ -19,12 +19,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/weftmesh/weft/controlplane/model"
+	"github.com/weftmesh/weft/controlplane/translate"
 )
 
-const padServices = 300 // makes the stuck proxy's clusters far larger than a 64 KiB window
+// padServices makes every two of the stuck proxy's responses exceed
+// stuckBacklog (checked by checkStuckBacklog), twice over.
+const padServices = 600
+
+// stuckBacklog is how much a stream can queue before a Send blocks for
+// good on a proxy that does not read: gRPC lets a Send through while the
+// stream's 64 KiB write quota is not spent, and the stuck proxy's 64 KiB
+// stream window (openStuck) lets as much out. The stuck proxy never ACKs,
+// so it is sent one response per type and no more, in an order
+// go-control-plane leaves to chance: the send timeout is certain to fire
+// only if any two of the three exceed stuckBacklog. (At 300 services,
+// clusters and assignments came 429 bytes short: with listeners last,
+// no Send ever blocked.)
+const stuckBacklog = 64<<10 + 64<<10
 
 // crowdMesh is round r of the stuck-client test: clients client-0…client-<n-1>
 // call "backend", whose (r%3)+1 workloads sit at 10.0.<r>.1…; stuck-1 calls
@@ -63,6 +78,32 @@ func crowdMesh(clients, r int) *model.Mesh {
 	m.Workloads = append(m.Workloads, stuck)
 	m.Sort()
 	return m
+}
+
+// checkStuckBacklog fails t unless the two smallest of the responses
+// stuck-1 asks for in m (less their version and nonce) exceed stuckBacklog.
+func checkStuckBacklog(t *testing.T, m *model.Mesh) {
+	t.Helper()
+	res, err := translate.Proxy(m, m.Workload(model.NamespacedName{Namespace: "shop", Name: "stuck-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.EndpointType} {
+		resp := &discoveryv3.DiscoveryResponse{TypeUrl: typ}
+		for _, r := range res[typ] {
+			a, err := anypb.New(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Resources = append(resp.Resources, a)
+		}
+		sizes = append(sizes, proto.Size(resp))
+	}
+	slices.Sort(sizes)
+	if sizes[0]+sizes[1] <= stuckBacklog {
+		t.Fatalf("the stuck proxy's responses (%v bytes) are too small to block a Send for good; raise padServices", sizes)
+	}
 }
 
 func crowdAddr(r, i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(r), byte(i + 1)}) }
@@ -261,6 +302,7 @@ func TestStuckClientDoesNotHoldBackOthers(t *testing.T) {
 		// may be slow past it too: like a real proxy it reconnects.
 		{"send timeout", 500 * time.Millisecond, true},
 	}
+	checkStuckBacklog(t, crowdMesh(clients, 0))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ca := newTestCA(t)
