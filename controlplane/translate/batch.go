@@ -7,6 +7,8 @@ import (
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/controlplane/model"
 	"github.com/weftmesh/weft/gateway"
@@ -29,9 +31,10 @@ import (
 type Batch struct {
 	m *model.Mesh
 
-	mu       sync.Mutex
-	clusters map[servicePortRef]*sharedCluster
-	dests    map[servicePortRef]*sharedDests
+	clusters    memo[servicePortRef, outboundPair]
+	dests       memo[servicePortRef, []podDest]
+	podClusters memo[string, *cluster.Cluster] // by name (podIPCluster)
+	tcpProxies  memo[string, *listener.Filter] // by cluster (pod-IP chains)
 
 	// gateways is gateway.Resolve of the mesh, for its gateway proxies
 	// (gatewayResolution).
@@ -39,26 +42,42 @@ type Batch struct {
 	gateways    *gateway.Resolution
 }
 
-// sharedCluster is one service port's outbound cluster, built by the
-// first workload that needs it while the others wait.
-type sharedCluster struct {
-	once       sync.Once
+// outboundPair is one service port's outbound cluster and assignment.
+type outboundPair struct {
 	cluster    *cluster.Cluster
 	assignment *endpoint.ClusterLoadAssignment
-	err        error
 }
 
-// sharedDests is one service port's podDests, listed by the first
-// workload that needs them while the others wait.
-type sharedDests struct {
-	once  sync.Once
-	dests []podDest
+// memo builds each key's value once for the whole Batch: the first
+// workload that needs it builds it while the others wait.
+type memo[K comparable, V any] struct {
+	mu      sync.Mutex
+	entries map[K]*memoEntry[V]
+}
+
+type memoEntry[V any] struct {
+	once sync.Once
+	v    V
+	err  error
+}
+
+func (c *memo[K, V]) get(k K, build func() (V, error)) (V, error) {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = make(map[K]*memoEntry[V])
+	}
+	e := c.entries[k]
+	if e == nil {
+		e = &memoEntry[V]{}
+		c.entries[k] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.v, e.err = build() })
+	return e.v, e.err
 }
 
 // NewBatch returns a Batch for m, which must be sorted (model.Mesh.Sort).
-func NewBatch(m *model.Mesh) *Batch {
-	return &Batch{m: m, clusters: map[servicePortRef]*sharedCluster{}, dests: map[servicePortRef]*sharedDests{}}
-}
+func NewBatch(m *model.Mesh) *Batch { return &Batch{m: m} }
 
 // Mesh returns the mesh b translates.
 func (b *Batch) Mesh() *model.Mesh { return b.m }
@@ -90,15 +109,11 @@ func (b *Batch) outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Clu
 	if b == nil {
 		return outboundCluster(m, ref)
 	}
-	b.mu.Lock()
-	e := b.clusters[ref]
-	if e == nil {
-		e = &sharedCluster{}
-		b.clusters[ref] = e
-	}
-	b.mu.Unlock()
-	e.once.Do(func() { e.cluster, e.assignment, e.err = outboundCluster(b.m, ref) })
-	return e.cluster, e.assignment, e.err
+	p, err := b.clusters.get(ref, func() (outboundPair, error) {
+		c, cla, err := outboundCluster(b.m, ref)
+		return outboundPair{c, cla}, err
+	})
+	return p.cluster, p.assignment, err
 }
 
 // podDests is the package's podDests, listed once per service port for
@@ -108,13 +123,25 @@ func (b *Batch) podDests(m *model.Mesh, ref servicePortRef) []podDest {
 	if b == nil {
 		return podDests(m, ref)
 	}
-	b.mu.Lock()
-	e := b.dests[ref]
-	if e == nil {
-		e = &sharedDests{}
-		b.dests[ref] = e
+	dests, _ := b.dests.get(ref, func() ([]podDest, error) { return podDests(b.m, ref), nil })
+	return dests
+}
+
+// podIPCluster is the package's podIPCluster, built once per identity for
+// the whole Batch (every Pod that can reach that identity's pods sends
+// the same one); a nil Batch builds it every time.
+func (b *Batch) podIPCluster(name string, id spiffeid.ID) (*cluster.Cluster, error) {
+	if b == nil {
+		return podIPCluster(name, id)
 	}
-	b.mu.Unlock()
-	e.once.Do(func() { e.dests = podDests(b.m, ref) })
-	return e.dests
+	return b.podClusters.get(name, func() (*cluster.Cluster, error) { return podIPCluster(name, id) })
+}
+
+// tcpProxy is tcpProxyFilter to cluster, built once per cluster for the
+// whole Batch's pod-IP chains; a nil Batch builds it every time.
+func (b *Batch) tcpProxy(cluster string) (*listener.Filter, error) {
+	if b == nil {
+		return tcpProxyFilter(cluster)
+	}
+	return b.tcpProxies.get(cluster, func() (*listener.Filter, error) { return tcpProxyFilter(cluster) })
 }

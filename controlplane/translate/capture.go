@@ -45,7 +45,7 @@ func captureListener(name string, port uint32, dir core.TrafficDirection) *liste
 // tcp_proxy to PassthroughCluster under ALLOW_ANY (or no policy), to
 // BlackHoleCluster under REGISTRY_ONLY. Both clusters are returned
 // whatever the policy, so that switching it changes only the listener.
-func virtualOutbound(policy model.OutboundTrafficPolicy, dests []podDest, self netip.Addr) (*listener.Listener, []*cluster.Cluster, error) {
+func virtualOutbound(policy model.OutboundTrafficPolicy, dests [][]podDest, self netip.Addr, b *Batch) (*listener.Listener, []*cluster.Cluster, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -59,7 +59,7 @@ func virtualOutbound(policy model.OutboundTrafficPolicy, dests []podDest, self n
 	}
 	l := captureListener(VirtualOutbound, CaptureOutboundPort, core.TrafficDirection_OUTBOUND)
 	l.UseOriginalDst = wrapperspb.Bool(true)
-	podChains, podClusters, err := podIPChains(dests, self, target)
+	podChains, podClusters, err := podIPChains(dests, self, target, b)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,6 +37,12 @@ type podDest struct {
 	id   spiffeid.ID
 	// plaintext: the pod runs DISABLE on port (upstreamEndpoints).
 	plaintext bool
+	// target is the cluster that reaches the pod: PodIPClusterName(id),
+	// or PassthroughCluster when plaintext.
+	target string
+	// cidr is addr as a prefix_ranges entry. Both are built once per
+	// Batch, for all the Pods whose scope holds the service port.
+	cidr *core.CidrRange
 }
 
 // podDests lists the endpoints of one service port as podDests.
@@ -50,12 +56,19 @@ func podDests(m *model.Mesh, ref servicePortRef) []podDest {
 		if !ep.Address.Addr().IsValid() || ep.Identity.IsZero() {
 			continue
 		}
-		out = append(out, podDest{
-			addr:      ep.Address.Addr().Unmap(),
+		addr := ep.Address.Addr().Unmap()
+		d := podDest{
+			addr:      addr,
 			port:      uint32(ep.Address.Port()),
 			id:        ep.Identity,
 			plaintext: endpointMode(m, ep) == v1alpha1.MTLSDisable,
-		})
+			target:    PodIPClusterName(ep.Identity),
+			cidr:      &core.CidrRange{AddressPrefix: addr.String(), PrefixLen: wrapperspb.UInt32(uint32(addr.BitLen()))}, //nolint:gosec // 32 or 128
+		}
+		if d.plaintext {
+			d.target = PassthroughCluster
+		}
+		out = append(out, d)
 	}
 	return out
 }
@@ -65,7 +78,8 @@ func podDests(m *model.Mesh, ref servicePortRef) []podDest {
 // "outbound|pod||<SPIFFE ID>".
 func PodIPClusterName(id spiffeid.ID) string { return "outbound|pod||" + id.String() }
 
-// podIPChains returns VirtualOutbound's chains for dests, other than the
+// podIPChains returns VirtualOutbound's chains for dests (the podDests of
+// each service port in scope), other than the
 // pod's own address self, and the clusters they use. Each (port, target)
 // gets one chain matching its pod IPs on that port: target is the
 // identity's mTLS cluster, or PassthroughCluster for a pod that runs
@@ -73,32 +87,34 @@ func PodIPClusterName(id spiffeid.ID) string { return "outbound|pod||" + id.Stri
 // PassthroughCluster anyway). Each port used also gets a chain without
 // prefix_ranges to fallback: Envoy matches destination_port before the
 // destination IP and does not go back, so without it another address on
-// that port would match no chain.
-func podIPChains(dests []podDest, self netip.Addr, fallback string) ([]*listener.FilterChain, []*cluster.Cluster, error) {
+// that port would match no chain. Within a Batch (b not nil) the clusters
+// and filters are shared by all the Pods.
+func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) ([]*listener.FilterChain, []*cluster.Cluster, error) {
 	type group struct {
 		port   uint32
 		target string
 	}
-	prefixes := make(map[group][]netip.Prefix)
+	members := make(map[group][]*podDest) // into dests, which are shared: read only
 	ids := make(map[string]spiffeid.ID)
-	for _, d := range dests {
-		if d.addr == self.Unmap() {
-			continue
+	self = self.Unmap()
+	for _, ds := range dests {
+		for i := range ds {
+			d := &ds[i]
+			if d.addr == self || d.target == fallback {
+				continue
+			}
+			if !d.plaintext {
+				ids[d.target] = d.id
+			}
+			g := group{port: d.port, target: d.target}
+			members[g] = append(members[g], d)
 		}
-		g := group{port: d.port, target: PassthroughCluster}
-		if !d.plaintext {
-			g.target = PodIPClusterName(d.id)
-			ids[g.target] = d.id
-		} else if fallback == PassthroughCluster {
-			continue
-		}
-		prefixes[g] = append(prefixes[g], netip.PrefixFrom(d.addr, d.addr.BitLen()))
 	}
-	if len(prefixes) == 0 {
+	if len(members) == 0 {
 		return nil, nil, nil
 	}
-	groups := make([]group, 0, len(prefixes))
-	for g := range prefixes {
+	groups := make([]group, 0, len(members))
+	for g := range members {
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b group) int {
@@ -108,7 +124,7 @@ func podIPChains(dests []podDest, self netip.Addr, fallback string) ([]*listener
 	var chains []*listener.FilterChain
 	for i, g := range groups {
 		if i == 0 || groups[i-1].port != g.port {
-			f, err := tcpProxyFilter(fallback)
+			f, err := b.tcpProxy(fallback)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -118,16 +134,16 @@ func podIPChains(dests []podDest, self netip.Addr, fallback string) ([]*listener
 				Filters:          []*listener.Filter{f},
 			})
 		}
-		f, err := tcpProxyFilter(g.target)
+		f, err := b.tcpProxy(g.target)
 		if err != nil {
 			return nil, nil, err
 		}
-		ps := prefixes[g]
-		slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-		ps = slices.Compact(ps) // a pod behind two Services on one port
-		ranges := make([]*core.CidrRange, 0, len(ps))
-		for _, p := range ps {
-			ranges = append(ranges, &core.CidrRange{AddressPrefix: p.Addr().String(), PrefixLen: wrapperspb.UInt32(uint32(p.Bits()))}) //nolint:gosec // Bits is 32 or 128
+		ds := members[g]
+		slices.SortFunc(ds, func(a, b *podDest) int { return a.addr.Compare(b.addr) })
+		ds = slices.CompactFunc(ds, func(a, b *podDest) bool { return a.addr == b.addr }) // a pod behind two Services on one port
+		ranges := make([]*core.CidrRange, 0, len(ds))
+		for _, d := range ds {
+			ranges = append(ranges, d.cidr)
 		}
 		chains = append(chains, &listener.FilterChain{
 			Name:             podIPChainName(g.port, g.target),
@@ -143,7 +159,7 @@ func podIPChains(dests []podDest, self netip.Addr, fallback string) ([]*listener
 	slices.Sort(names)
 	clusters := make([]*cluster.Cluster, 0, len(names))
 	for _, name := range names {
-		c, err := podIPCluster(name, ids[name])
+		c, err := b.podIPCluster(name, ids[name]) // shared in a Batch
 		if err != nil {
 			return nil, nil, err
 		}

@@ -53,7 +53,7 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		res[typ] = []types.Resource{}
 	}
 	var backends []servicePortRef
-	var dests []podDest
+	var dests [][]podDest
 	for _, svc := range scope(m, w) {
 		for i, sp := range svc.Ports {
 			ref := servicePortRef{service: svc.Key(), port: sp.Port}
@@ -65,8 +65,8 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 				// cluster and listener, those of the first (servicePort).
 				continue
 			}
-			dests = append(dests, b.podDests(m, ref)...) // shared in a Batch
-			c, cla, err := b.outboundCluster(m, ref)     // shared in a Batch
+			dests = append(dests, b.podDests(m, ref)) // shared in a Batch
+			c, cla, err := b.outboundCluster(m, ref)  // shared in a Batch
 			if err != nil {
 				return nil, fmt.Errorf("service %s port %d: %w", ref.service, sp.Port, err)
 			}
@@ -95,7 +95,7 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		return nil, err
 	}
 
-	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy, dests, w.Address)
+	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy, dests, w.Address, b)
 	if err != nil {
 		return nil, err
 	}
