@@ -94,21 +94,37 @@ func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) 
 		port   uint32
 		target string
 	}
-	members := make(map[group][]*podDest) // into dests, which are shared: read only
-	ids := make(map[string]spiffeid.ID)
+	// Each address and port once (a pod behind two Services); nil when
+	// two pods claim it with different targets (an IP reused before an
+	// EndpointSlice caught up), which then takes fallback: Envoy, and
+	// the proxy, refuse a prefix in two chains of one port.
+	byDest := make(map[netip.AddrPort]*podDest) // into dests, which are shared: read only
 	self = self.Unmap()
 	for _, ds := range dests {
 		for i := range ds {
 			d := &ds[i]
-			if d.addr == self || d.target == fallback {
+			if d.addr == self {
 				continue
 			}
-			if !d.plaintext {
-				ids[d.target] = d.id
+			k := netip.AddrPortFrom(d.addr, uint16(d.port)) //nolint:gosec // an endpoint's port
+			if prev, seen := byDest[k]; seen && (prev == nil || prev.target != d.target) {
+				byDest[k] = nil
+				continue
 			}
-			g := group{port: d.port, target: d.target}
-			members[g] = append(members[g], d)
+			byDest[k] = d
 		}
+	}
+	members := make(map[group][]*podDest)
+	ids := make(map[string]spiffeid.ID)
+	for _, d := range byDest {
+		if d == nil || d.target == fallback {
+			continue
+		}
+		if !d.plaintext {
+			ids[d.target] = d.id
+		}
+		g := group{port: d.port, target: d.target}
+		members[g] = append(members[g], d)
 	}
 	if len(members) == 0 {
 		return nil, nil, nil
@@ -140,7 +156,6 @@ func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) 
 		}
 		ds := members[g]
 		slices.SortFunc(ds, func(a, b *podDest) int { return a.addr.Compare(b.addr) })
-		ds = slices.CompactFunc(ds, func(a, b *podDest) bool { return a.addr == b.addr }) // a pod behind two Services on one port
 		ranges := make([]*core.CidrRange, 0, len(ds))
 		for _, d := range ds {
 			ranges = append(ranges, d.cidr)

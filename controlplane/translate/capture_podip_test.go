@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -137,4 +140,53 @@ func wantPodIPCluster(t *testing.T, c *cluster.Cluster, id string) {
 	if !slices.Equal(sans, []string{id}) {
 		t.Errorf("%s accepts %q, want exactly %q", c.GetName(), sans, id)
 	}
+}
+
+// TestPodIPChainsAmbiguousAddress: an address and port that two pods of
+// different identities claim (an IP reused before an EndpointSlice
+// caught up) is left to the fallback rather than given to either, and a
+// pod listed twice (behind two Services) is matched once.
+func TestPodIPChainsAmbiguousAddress(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("cluster.local")
+	dest := func(addr string, port uint32, sa string) podDest {
+		id := spiffeid.RequireFromPath(td, "/ns/shop/sa/"+sa)
+		a := netip.MustParseAddr(addr)
+		return podDest{addr: a, port: port, id: id, target: PodIPClusterName(id),
+			cidr: &core.CidrRange{AddressPrefix: a.String(), PrefixLen: wrapperspb.UInt32(32)}}
+	}
+	dests := [][]podDest{
+		{dest("198.18.0.1", 8080, "old"), dest("198.18.0.2", 8080, "web")},
+		{dest("198.18.0.1", 8080, "new"), dest("198.18.0.2", 8080, "web"), dest("198.18.0.1", 9090, "new")},
+	}
+	chains, clusters, err := podIPChains(dests, netip.Addr{}, PassthroughCluster, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &listener.Listener{FilterChains: append(chains, &listener.FilterChain{Filters: []*listener.Filter{mustTCPProxy(t, PassthroughCluster)}})}
+	for dst, want := range map[string]string{
+		"198.18.0.1:8080": PassthroughCluster, // claimed by old and new
+		"198.18.0.2:8080": PodIPClusterName(spiffeid.RequireFromPath(td, "/ns/shop/sa/web")),
+		"198.18.0.1:9090": PodIPClusterName(spiffeid.RequireFromPath(td, "/ns/shop/sa/new")),
+	} {
+		if got := matchOutbound(t, l, netip.MustParseAddrPort(dst)); got != want {
+			t.Errorf("%s goes to %q, want %q", dst, got, want)
+		}
+	}
+	for _, fc := range chains {
+		if n := len(fc.GetFilterChainMatch().GetPrefixRanges()); n > 1 {
+			t.Errorf("chain %s lists %d prefixes, want each pod once", fc.GetName(), n)
+		}
+	}
+	if len(clusters) != 2 {
+		t.Errorf("%d clusters, want web's and new's", len(clusters))
+	}
+}
+
+func mustTCPProxy(t *testing.T, cluster string) *listener.Filter {
+	t.Helper()
+	f, err := tcpProxyFilter(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
