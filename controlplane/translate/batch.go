@@ -31,6 +31,7 @@ import (
 type Batch struct {
 	m *model.Mesh
 
+	views       memo[servicePortRef, servicePortView]
 	clusters    memo[servicePortRef, outboundPair]
 	dests       memo[servicePortRef, []podDest]
 	podClusters memo[string, *cluster.Cluster] // by name (podIPCluster)
@@ -110,10 +111,17 @@ func (b *Batch) outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Clu
 		return outboundCluster(m, ref)
 	}
 	p, err := b.clusters.get(ref, func() (outboundPair, error) {
-		c, cla, err := outboundCluster(b.m, ref)
+		c, cla, err := outboundClusterOf(b.m, ref, b.view(ref))
 		return outboundPair{c, cla}, err
 	})
 	return p.cluster, p.assignment, err
+}
+
+// view is the service port and its endpoints, looked up once for the
+// Batch's clusters and pod-IP chains alike.
+func (b *Batch) view(ref servicePortRef) servicePortView {
+	v, _ := b.views.get(ref, func() (servicePortView, error) { return lookupServicePort(b.m, ref), nil })
+	return v
 }
 
 // podDests is the package's podDests, listed once per service port for
@@ -121,9 +129,9 @@ func (b *Batch) outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Clu
 // callers must not modify it.
 func (b *Batch) podDests(m *model.Mesh, ref servicePortRef) []podDest {
 	if b == nil {
-		return podDests(m, ref)
+		return podDests(m, lookupServicePort(m, ref))
 	}
-	dests, _ := b.dests.get(ref, func() ([]podDest, error) { return podDests(b.m, ref), nil })
+	dests, _ := b.dests.get(ref, func() ([]podDest, error) { return podDests(b.m, b.view(ref)), nil })
 	return dests
 }
 

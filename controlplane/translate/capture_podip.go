@@ -46,13 +46,9 @@ type podDest struct {
 }
 
 // podDests lists the endpoints of one service port as podDests.
-func podDests(m *model.Mesh, ref servicePortRef) []podDest {
-	svc, sp, found := servicePort(m, ref.service, ref.port)
-	if !found {
-		return nil
-	}
+func podDests(m *model.Mesh, v servicePortView) []podDest {
 	var out []podDest
-	for _, ep := range m.Endpoints(svc, sp) {
+	for _, ep := range v.eps {
 		if !ep.Address.Addr().IsValid() || ep.Identity.IsZero() {
 			continue
 		}

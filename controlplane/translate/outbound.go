@@ -110,16 +110,38 @@ func serviceListener(m *model.Mesh, w *model.Workload, ref servicePortRef, addr 
 // declared outbound entries and route backends use it, so that a cluster
 // reached both ways is one resource.
 func outboundCluster(m *model.Mesh, ref servicePortRef) (*cluster.Cluster, *endpoint.ClusterLoadAssignment, error) {
-	clusterName := OutboundClusterName(ref.service, ref.port)
+	return outboundClusterOf(m, ref, lookupServicePort(m, ref))
+}
+
+// servicePortView is one service port and its endpoints, looked up once
+// for both the port's cluster and its pods' pod-IP chains (podDests).
+type servicePortView struct {
+	svc   *model.Service
+	sp    model.ServicePort
+	found bool // the service and the port exist
+	eps   []model.Endpoint
+}
+
+func lookupServicePort(m *model.Mesh, ref servicePortRef) servicePortView {
 	svc, sp, found := servicePort(m, ref.service, ref.port)
+	v := servicePortView{svc: svc, sp: sp, found: found}
+	if found {
+		v.eps = m.Endpoints(svc, sp)
+	}
+	return v
+}
+
+// outboundClusterOf is outboundCluster of the service port v.
+func outboundClusterOf(m *model.Mesh, ref servicePortRef, v servicePortView) (*cluster.Cluster, *endpoint.ClusterLoadAssignment, error) {
+	clusterName := OutboundClusterName(ref.service, ref.port)
 	protocol := model.ProtocolTCP
 	var backends []model.Endpoint
 	var tp *v1alpha1.TrafficPolicy
 	// plaintext: every endpoint runs DISABLE (upstreamEndpoints).
 	var plaintext bool
-	if found {
-		protocol = model.PortProtocol(sp)
-		backends, plaintext = upstreamEndpoints(m, m.Endpoints(svc, sp))
+	if v.found {
+		protocol = model.PortProtocol(v.sp)
+		backends, plaintext = upstreamEndpoints(m, v.eps)
 		tp = m.TrafficPolicy(ref.service)
 	}
 	l7 := protocol.IsHTTP() || protocol == model.ProtocolAuto
