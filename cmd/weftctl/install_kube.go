@@ -160,23 +160,52 @@ func (c *kubeApplier) delete(ctx context.Context, o *unstructured.Unstructured) 
 	return nil
 }
 
-// waitGone waits until o no longer exists.
+// waitGone waits until o no longer exists. When it is still there at the
+// deadline the error says what holds it: its finalizers and, for a CRD,
+// the API server's Terminating condition (deleting a CRD first deletes
+// every object of its kind, which can take minutes on a busy server).
 func (c *kubeApplier) waitGone(ctx context.Context, o *unstructured.Unstructured) error {
 	ri, err := c.resource(o.GroupVersionKind(), o.GetNamespace())
 	if err != nil {
 		return err
 	}
+	var last *unstructured.Unstructured // as last seen, to say what holds it
 	for {
-		_, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
+		cur, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 		if isGone(err) {
 			return nil
 		}
+		if err == nil {
+			last = cur
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s is still there: %w", describe(o), ctx.Err())
+			return fmt.Errorf("%s is still there%s: %w", describe(o), lingering(last), ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// lingering says why a deleted object is still there, as far as the
+// object itself tells: " (finalizers: …; Terminating: Reason: message)".
+func lingering(o *unstructured.Unstructured) string {
+	if o == nil {
+		return ""
+	}
+	var why []string
+	if f := o.GetFinalizers(); len(f) > 0 {
+		why = append(why, "finalizers: "+strings.Join(f, ", "))
+	}
+	conds, _, _ := unstructuredConditions(o.Object)
+	for _, cond := range conds {
+		if cond["type"] == "Terminating" {
+			why = append(why, fmt.Sprintf("Terminating: %v: %v", cond["reason"], cond["message"]))
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(why, "; ") + ")"
 }
 
 // objectKey names an object across kinds and versions.

@@ -207,8 +207,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 
 	// 4. Uninstall: nothing of Weft's is left but the namespace, which
-	// only the namespace controller (not running here) finalizes.
-	code, out = weftctl(t, append([]string{"uninstall", "--timeout", "1m"}, k...)...)
+	// only the namespace controller (not running here) finalizes. The
+	// default timeout: the API server's CRD finalizer has been seen to
+	// take over a minute under a loaded -race run.
+	code, out = weftctl(t, append([]string{"uninstall"}, k...)...)
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
@@ -287,5 +289,26 @@ func TestInstallAfterDeploymentDeleted(t *testing.T) {
 	code, out := weftctl(t, append([]string{"install", "--wait=false"}, k...)...)
 	if code != 0 || !strings.Contains(out, "Upgrading Weft (release weft, revision 2)") || !strings.Contains(out, "✔ created Deployment weft-system/weft-controlplane") {
 		t.Errorf("install after the Deployment was deleted: exit %d, want an upgrade to revision 2 that creates it:\n%s", code, out)
+	}
+}
+
+// TestLingering: when uninstall gives up waiting, the user is told what
+// holds the object back.
+func TestLingering(t *testing.T) {
+	crd := object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "peerauthentications.mesh.weft.dev")
+	crd.SetFinalizers([]string{"customresourcecleanup.apiextensions.k8s.io"})
+	crd.Object["status"] = map[string]any{"conditions": []any{
+		map[string]any{"type": "Established", "status": "True"},
+		map[string]any{"type": "Terminating", "status": "True", "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"},
+	}}
+	want := " (finalizers: customresourcecleanup.apiextensions.k8s.io; Terminating: InstanceDeletionInProgress: CustomResource deletion is in progress)"
+	if got := lingering(crd); got != want {
+		t.Errorf("lingering(a CRD being finalized) = %q, want %q", got, want)
+	}
+	if got := lingering(object("v1", "ConfigMap", "shop", "x")); got != "" {
+		t.Errorf("lingering(an object with nothing to say) = %q, want empty", got)
+	}
+	if got := lingering(nil); got != "" {
+		t.Errorf("lingering(nil) = %q, want empty (the last Get failed)", got)
 	}
 }

@@ -30,6 +30,7 @@ type Env struct {
 	// Config reaches the API server as an administrator.
 	Config *rest.Config
 	env    *envtest.Environment
+	log    *lockedBuffer // the API server's output
 }
 
 // Options change what Start installs.
@@ -75,19 +76,20 @@ func Start(opts Options) (*Env, error) {
 		apiserver.Configure().Set(name, value)
 	}
 	// The API server's log is shown only when it does not start.
-	var out lockedBuffer
-	apiserver.Out, apiserver.Err = &out, &out
+	out := &lockedBuffer{}
+	apiserver.Out, apiserver.Err = out, out
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest (kube-apiserver and etcd from %s): %w\nkube-apiserver's output:\n%s",
 			os.Getenv("KUBEBUILDER_ASSETS"), err, out.tail(4000))
 	}
-	return &Env{Config: cfg, env: env}, nil
+	return &Env{Config: cfg, env: env, log: out}, nil
 }
 
 // StartT starts an Env for t and stops it when t ends. It skips t under
 // -short and fails it, saying how to get them, when the binaries are not
-// there.
+// there. When t fails, the end of the API server's log is logged: its
+// controllers' errors (a CRD finalizer's, say) are often the why.
 func StartT(t testing.TB, opts Options) *Env {
 	t.Helper()
 	if testing.Short() {
@@ -98,6 +100,9 @@ func StartT(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the end of kube-apiserver's log:\n%s", e.log.tail(8000))
+		}
 		if err := e.Stop(); err != nil {
 			t.Errorf("stop envtest: %v", err)
 		}
