@@ -78,27 +78,6 @@ func parseDestinationPort(p *problems, mpath string, m *listenerv3.FilterChainMa
 	return uint16(v)
 }
 
-// portChains returns the chains a connection to destination port may
-// take: those whose destination_port is port, else those without one,
-// as Envoy matches destination_port before every other field.
-func (lc *listenerConfig) portChains(port uint16) []*chainConfig {
-	if !lc.destPorts {
-		return lc.chains
-	}
-	for _, want := range []uint16{port, 0} {
-		var out []*chainConfig
-		for _, c := range lc.chains {
-			if c.destPort == want {
-				out = append(out, c)
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	return nil
-}
-
 // checkChainGroups applies the one-chain and one-default-chain rules to
 // each group of chains of one destination port and prefix_ranges.
 func checkChainGroups(p *problems, lc *listenerConfig) {

@@ -50,6 +50,8 @@ type listenerConfig struct {
 	inspect bool
 	// chains are the filter chains, in the order received.
 	chains []*chainConfig
+	// index finds the chains of a connection's destination (prefixes.go).
+	index chainIndex
 	// serverNames is set when a chain has filter_chain_match.server_names:
 	// the TLS inspector then reads the whole ClientHello (servernames.go).
 	serverNames bool
@@ -219,6 +221,7 @@ func (d *Dataplane) parseListener(p *problems, l *listenerv3.Listener) *listener
 	checkPrefixOverlap(p, lc)
 	checkServerNames(p, lc)
 	lc.serverNames = lc.hasServerNames()
+	lc.index = newChainIndex(lc.chains)
 	return lc
 }
 

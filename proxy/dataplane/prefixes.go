@@ -67,9 +67,10 @@ func rangesKey(m *listenerv3.FilterChainMatch) string {
 }
 
 // destChains returns the chains a connection to dst may take, by its
-// port (portChains), then its address (addrChains).
+// port, then its address: what addrChains would pick from portChains,
+// found through lc.index.
 func (lc *listenerConfig) destChains(dst netip.AddrPort) []*chainConfig {
-	return addrChains(lc.portChains(dst.Port()), dst.Addr())
+	return lc.index.lookup(lc.destPorts, dst)
 }
 
 // PrefixRanges returns m's prefix_ranges as the proxy applies them
@@ -90,17 +91,82 @@ func LongestMatch(ps []netip.Prefix, addr netip.Addr) int {
 	return n
 }
 
-// addrChains returns the chains among chains (those of one destination
-// port) whose prefix_ranges hold addr most specifically, else those
-// without prefix_ranges.
-func addrChains(chains []*chainConfig, addr netip.Addr) []*chainConfig {
-	var best, rest []*chainConfig
-	bits := -1
+// chainIndex finds a connection's chains without walking every chain:
+// virtualOutbound holds one per meshed pod IP and port, thousands in a
+// large mesh, and each new connection looks its chains up.
+type chainIndex map[uint16]*portIndex // destination_port → its chains; 0: those without one
+
+// portIndex holds the chains of one destination_port by prefix_ranges.
+type portIndex struct {
+	// hosts are the chains listing a full-length prefix (/32, /128) by
+	// its address, in chain order: such a prefix is the most specific
+	// match there is.
+	hosts map[netip.Addr][]*chainConfig
+	// ranges are the chains listing a shorter prefix.
+	ranges []*chainConfig
+	// rest are the chains without prefix_ranges.
+	rest []*chainConfig
+}
+
+// newChainIndex indexes chains, which are in the order received.
+func newChainIndex(chains []*chainConfig) chainIndex {
+	idx := chainIndex{}
 	for _, c := range chains {
+		pi := idx[c.destPort]
+		if pi == nil {
+			pi = &portIndex{hosts: map[netip.Addr][]*chainConfig{}}
+			idx[c.destPort] = pi
+		}
 		if len(c.prefixes) == 0 {
-			rest = append(rest, c)
+			pi.rest = append(pi.rest, c)
 			continue
 		}
+		short := false
+		for _, pr := range c.prefixes {
+			if !pr.IsSingleIP() {
+				short = true
+				continue
+			}
+			if hs := pi.hosts[pr.Addr()]; len(hs) == 0 || hs[len(hs)-1] != c {
+				pi.hosts[pr.Addr()] = append(hs, c)
+			}
+		}
+		if short {
+			pi.ranges = append(pi.ranges, c)
+		}
+	}
+	return idx
+}
+
+// lookup returns the chains a connection to dst may take: those of its
+// destination_port, else those without one (all of them when no chain
+// has one); among these the ones whose prefix_ranges hold its address
+// most specifically, else those without prefix_ranges.
+func (idx chainIndex) lookup(destPorts bool, dst netip.AddrPort) []*chainConfig {
+	pi := idx[0]
+	if destPorts {
+		if byPort := idx[dst.Port()]; byPort != nil {
+			pi = byPort
+		}
+	}
+	if pi == nil {
+		return nil
+	}
+	if hs := pi.hosts[dst.Addr()]; len(hs) > 0 {
+		return hs
+	}
+	if best := longestMatches(pi.ranges, dst.Addr()); best != nil {
+		return best
+	}
+	return pi.rest
+}
+
+// longestMatches returns the chains whose prefix_ranges hold addr most
+// specifically, nil when none holds it.
+func longestMatches(chains []*chainConfig, addr netip.Addr) []*chainConfig {
+	var best []*chainConfig
+	bits := -1
+	for _, c := range chains {
 		switch n := LongestMatch(c.prefixes, addr); {
 		case n < 0 || n < bits:
 		case n > bits:
@@ -108,9 +174,6 @@ func addrChains(chains []*chainConfig, addr netip.Addr) []*chainConfig {
 		default:
 			best = append(best, c)
 		}
-	}
-	if best == nil {
-		return rest
 	}
 	return best
 }
