@@ -34,7 +34,7 @@ const (
 // proxyContainer is the native sidecar: an init container with
 // restartPolicy Always, whose startup probe holds the app containers back
 // until the proxy has its certificate and configuration.
-func proxyContainer(cfg Config, opts options, probes map[string]AppProbe) (corev1.Container, error) {
+func proxyContainer(cfg Config, opts options, probes map[string]AppProbe, workload string) (corev1.Container, error) {
 	env := []corev1.EnvVar{
 		fieldEnv("POD_NAME", "metadata.name"),
 		fieldEnv("POD_NAMESPACE", "metadata.namespace"),
@@ -58,6 +58,10 @@ func proxyContainer(cfg Config, opts options, probes map[string]AppProbe) (corev
 		// weft-init or weft-cni captures the pod's traffic: readiness
 		// checks the rules, and direct connections to the app are counted.
 		"--capture",
+	}
+	if workload != "" {
+		// Metrics name the workload; the pod's name only hints at it.
+		args = append(args, "--workload", workload)
 	}
 	if len(opts.excludeInboundPorts) > 0 {
 		// The ports the rules leave alone are no bypass.

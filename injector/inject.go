@@ -36,6 +36,12 @@ func Inject(cfg Config, pod *corev1.Pod) (*corev1.Pod, Result, error) {
 // pod's): what Inject does, for Deployments, Jobs and the other workloads
 // weftctl reads. On error, meta and spec are unchanged.
 func InjectPodSpec(cfg Config, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (Result, error) {
+	return injectPodSpec(cfg, meta, spec, workloadOf(meta))
+}
+
+// injectPodSpec is InjectPodSpec for a pod of workload (its proxy's
+// --workload; "" leaves the proxy to guess from the pod's name).
+func injectPodSpec(cfg Config, meta *metav1.ObjectMeta, spec *corev1.PodSpec, workload string) (Result, error) {
 	if skip, err := skipReason(meta, spec); err != nil || skip != "" {
 		if skip == SkippedHostNetwork {
 			setAnnotation(meta, AnnotationSkipped, SkippedHostNetwork)
@@ -51,7 +57,7 @@ func InjectPodSpec(cfg Config, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (R
 	if err != nil {
 		return Result{}, err
 	}
-	proxy, err := proxyContainer(cfg, opts, probes)
+	proxy, err := proxyContainer(cfg, opts, probes, workload)
 	if err != nil {
 		return Result{}, err
 	}

@@ -113,7 +113,11 @@ func injectObject(cfg Config, obj map[string]any, doc int, results *[]ManifestRe
 			return nil // no template: nothing to inject
 		}
 	}
-	res, err := injectTemplate(cfg, tmpl)
+	workload := name // a workload's own manifest: its name
+	if kind == "Pod" {
+		workload = ""
+	}
+	res, err := injectTemplate(cfg, tmpl, workload)
 	if err != nil {
 		return fmt.Errorf("document %d: %s %s: %w", doc, kind, name, err)
 	}
@@ -123,7 +127,7 @@ func injectObject(cfg Config, obj map[string]any, doc int, results *[]ManifestRe
 
 // injectTemplate injects the metadata and spec of tmpl in place, patching
 // only what injection changes.
-func injectTemplate(cfg Config, tmpl map[string]any) (Result, error) {
+func injectTemplate(cfg Config, tmpl map[string]any, workload string) (Result, error) {
 	orig := map[string]any{}
 	for _, key := range []string{"metadata", "spec"} {
 		if v, ok := tmpl[key]; ok {
@@ -138,7 +142,10 @@ func injectTemplate(cfg Config, tmpl map[string]any) (Result, error) {
 	if err := convert(&typed, &before); err != nil {
 		return Result{}, err
 	}
-	res, err := InjectPodSpec(cfg, &typed.ObjectMeta, &typed.Spec)
+	if workload == "" {
+		workload = workloadOf(&typed.ObjectMeta)
+	}
+	res, err := injectPodSpec(cfg, &typed.ObjectMeta, &typed.Spec, workload)
 	if err != nil || (!res.Injected && res.Skipped != SkippedHostNetwork) {
 		return res, err
 	}

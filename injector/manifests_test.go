@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,11 +81,24 @@ func TestInjectManifestsRoundTrip(t *testing.T) {
 			var want, got corev1.PodTemplateSpec
 			convertT(t, map[string]any{"metadata": bt["metadata"], "spec": bt["spec"]}, &want)
 			convertT(t, map[string]any{"metadata": at["metadata"], "spec": at["spec"]}, &got)
-			if _, err := InjectPodSpec(cfg, &want.ObjectMeta, &want.Spec); err != nil {
+			// A workload's template names the workload for its proxy's metrics.
+			var kind, workload string
+			for _, r := range results {
+				if r.Document == doc && r.Result.Injected {
+					kind, workload = r.Kind, r.Name
+				}
+			}
+			if kind == "Pod" {
+				workload = ""
+			}
+			if _, err := injectPodSpec(cfg, &want.ObjectMeta, &want.Spec, workload); err != nil {
 				t.Fatal(err)
 			}
 			if !equalJSON(t, got, want) {
 				t.Errorf("template is not InjectPodSpec's:\n%s", diffYAML(t, want, got))
+			}
+			if workload != "" && !hasArgs(got.Spec, "--workload", workload) {
+				t.Errorf("the proxy of %s's template is not told its workload %q", kind, workload)
 			}
 			// Outside the typed template, everything is as it was.
 			for _, key := range []string{"metadata", "spec"} {
@@ -188,4 +202,19 @@ func convertT(t *testing.T, in, out any) {
 	if err := convert(in, out); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hasArgs reports whether the injected proxy of spec has args in a row.
+func hasArgs(spec corev1.PodSpec, args ...string) bool {
+	for _, c := range spec.InitContainers {
+		if c.Name != ProxyContainerName {
+			continue
+		}
+		for i := range c.Args {
+			if slices.Equal(c.Args[i:min(i+len(args), len(c.Args))], args) {
+				return true
+			}
+		}
+	}
+	return false
 }
