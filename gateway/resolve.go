@@ -81,10 +81,11 @@ func (l *Listener) Programmed() bool {
 // False when none is left) and Programmed when some listener is.
 //
 // Routes attach to the accepted listeners their parentRefs select that
-// take their kind from their namespace (allowedRoutes Same or All;
-// Selector needs namespace labels the model does not have, and is
-// refused) and share a hostname with them. A parentRef to a Gateway that
-// is not in the mesh (another class's, or none) gets no status here.
+// take their kind from their namespace (allowedRoutes Same, All, or
+// Selector matched against model.Ingress.NamespaceLabels; an invalid
+// selector admits no route) and share a hostname with them. A parentRef
+// to a Gateway that is not in the mesh (another class's, or none) gets
+// no status here.
 func Resolve(m *model.Mesh) *Resolution {
 	r := &Resolution{Routes: map[RouteKey][]gwv1.RouteParentStatus{}}
 	for i := range m.Ingress.Gateways {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/weftmesh/weft/controlplane/model"
@@ -18,6 +19,9 @@ type routeView struct {
 	parents   []gwv1.ParentReference
 	hostnames []gwv1.Hostname // none for TCPRoutes
 	backends  []gwv1.BackendObjectReference
+	// nsLabels are the labels of the route's namespace, which a listener
+	// that selects namespaces matches (model.Ingress.NamespaceLabels).
+	nsLabels map[string]string
 	// attach adds the route to a listener.
 	attach func(*Listener)
 }
@@ -99,6 +103,7 @@ func IsGatewayParent(ref *gwv1.ParentReference) bool {
 // names one of them. attached holds, per listener, the routes already
 // attached (a route named twice attaches once).
 func (r *Resolution) resolveRoute(m *model.Mesh, v routeView, attached map[*Listener]map[string]bool) {
+	v.nsLabels = m.Ingress.NamespaceLabels[v.meta.Namespace]
 	var statuses []gwv1.RouteParentStatus
 	var resolved *metav1.Condition
 	for _, ref := range v.parents {
@@ -207,8 +212,9 @@ func admits(g *Gateway, l *Listener, v routeView) (bool, string) {
 		return false, fmt.Sprintf("it takes %s, not %s", kindNames(l.Status.SupportedKinds), v.kind)
 	}
 	from := gwv1.NamespacesFromSame
+	var selector *metav1.LabelSelector
 	if ar := l.Spec.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil {
-		from = *ar.Namespaces.From
+		from, selector = *ar.Namespaces.From, ar.Namespaces.Selector
 	}
 	switch from {
 	case gwv1.NamespacesFromAll:
@@ -219,10 +225,27 @@ func admits(g *Gateway, l *Listener, v routeView) (bool, string) {
 		}
 		return false, fmt.Sprintf("it allows routes of namespace %s only (allowedRoutes.namespaces.from Same)", g.Object.Namespace)
 	case gwv1.NamespacesFromSelector:
-		return false, "allowedRoutes.namespaces.from Selector is not supported (Weft does not read namespace labels); use Same or All"
+		return selects(selector, v)
 	default:
 		return false, fmt.Sprintf("allowedRoutes.namespaces.from is %s", from)
 	}
+}
+
+// selects reports whether a listener's allowedRoutes.namespaces.selector
+// matches the labels of v's namespace. A missing or invalid selector
+// admits nothing: the API server does not check its operators.
+func selects(selector *metav1.LabelSelector, v routeView) (bool, string) {
+	if selector == nil {
+		return false, "allowedRoutes.namespaces.from is Selector but allowedRoutes.namespaces.selector is not set"
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return false, fmt.Sprintf("allowedRoutes.namespaces.selector is invalid: %v", err)
+	}
+	if sel.Matches(labels.Set(v.nsLabels)) {
+		return true, ""
+	}
+	return false, fmt.Sprintf("it allows routes of namespaces labelled %q only (allowedRoutes.namespaces.from Selector), and namespace %s is not", sel, v.meta.Namespace)
 }
 
 func kindNames(kinds []gwv1.RouteGroupKind) string {

@@ -40,14 +40,19 @@ func httpRoute(ns, name string, parents []gwv1.ParentReference, hosts []gwv1.Hos
 }
 
 // routeGateway has an HTTP listener for shop.example.com on 80 (routes of
-// its namespace), an HTTP listener on 8080 for every namespace, a TLS
-// passthrough listener on 443 and a TCP listener on 5432.
+// its namespace), an HTTP listener on 8080 for every namespace, one on
+// 8081 for namespaces labelled team=pay, a TLS passthrough listener on
+// 443, a TCP listener on 5432, and an HTTP listener on 8082 whose
+// namespace selector is invalid.
 func routeGateway() *gwv1.Gateway {
 	all := httpListener("all", 8080, "")
 	all.AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: ptr(gwv1.NamespacesFromAll)}}
 	sel := httpListener("selector", 8081, "")
 	sel.AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: ptr(gwv1.NamespacesFromSelector),
 		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "pay"}}}}
+	badSel := httpListener("bad-selector", 8082, "")
+	badSel.AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: ptr(gwv1.NamespacesFromSelector),
+		Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "Matches", Values: []string{"pay"}}}}}}
 	return gateway(
 		httpListener("web", 80, "shop.example.com"),
 		all,
@@ -55,6 +60,7 @@ func routeGateway() *gwv1.Gateway {
 		gwv1.Listener{Name: "pass", Protocol: gwv1.TLSProtocolType, Port: 443, Hostname: ptr(gwv1.Hostname("*.db.example.com")),
 			TLS: &gwv1.ListenerTLSConfig{Mode: ptr(gwv1.TLSModePassthrough)}},
 		gwv1.Listener{Name: "tcp", Protocol: gwv1.TCPProtocolType, Port: 5432},
+		badSel,
 	)
 }
 
@@ -72,6 +78,12 @@ func TestResolveRoutes(t *testing.T) {
 	}
 	crossNS := parent("public")
 	crossNS.Namespace = ptr(gwv1.Namespace("shop"))
+	crossSection := func(name string) gwv1.ParentReference {
+		p := section(name)
+		p.Namespace = ptr(gwv1.Namespace("shop"))
+		return p
+	}
+	payLabelled := map[string]map[string]string{"pay": {"team": "pay"}, "shop": {"team": "shop"}}
 	service := gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind("Service")), Name: "web"}
 	grantServices := gwv1beta1.ReferenceGrant{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "pay", Name: "routes-of-shop"},
@@ -94,6 +106,7 @@ func TestResolveRoutes(t *testing.T) {
 		name     string
 		route    gwv1.HTTPRoute
 		grants   []gwv1beta1.ReferenceGrant
+		nsLabels map[string]map[string]string // model.Ingress.NamespaceLabels
 		want     []parentWant
 		attached map[string]int32 // listener: attached routes
 	}{
@@ -141,9 +154,32 @@ func TestResolveRoutes(t *testing.T) {
 			attached: map[string]int32{"web": 0, "all": 1},
 		},
 		{
-			name:  "allowedRoutes Selector is refused",
-			route: httpRoute("shop", "r", []gwv1.ParentReference{section("selector")}, nil, web),
-			want:  []parentWant{{"False", "NotAllowedByListeners", "ResolvedRefs", "Selector is not supported"}},
+			name:     "a route of a namespace the listener's selector matches",
+			route:    httpRoute("pay", "r", []gwv1.ParentReference{crossNS}, nil, backendRef("", "billing", 9000)),
+			nsLabels: payLabelled,
+			want:     []parentWant{{"True", "Accepted", "ResolvedRefs", ""}},
+			attached: map[string]int32{"web": 0, "all": 1, "selector": 1, "bad-selector": 0},
+		},
+		{
+			name:     "a route of a namespace the listener's selector does not match",
+			route:    httpRoute("shop", "r", []gwv1.ParentReference{section("selector")}, nil, web),
+			nsLabels: payLabelled,
+			want: []parentWant{{"False", "NotAllowedByListeners", "ResolvedRefs",
+				`listener selector: it allows routes of namespaces labelled "team=pay" only (allowedRoutes.namespaces.from Selector), and namespace shop is not`}},
+			attached: map[string]int32{"selector": 0},
+		},
+		{
+			name:  "a namespace without labels does not match",
+			route: httpRoute("pay", "r", []gwv1.ParentReference{crossSection("selector")}, nil, backendRef("", "billing", 9000)),
+			want:  []parentWant{{"False", "NotAllowedByListeners", "ResolvedRefs", "namespace pay is not"}},
+		},
+		{
+			name:     "an invalid selector admits no route",
+			route:    httpRoute("pay", "r", []gwv1.ParentReference{crossSection("bad-selector")}, nil, backendRef("", "billing", 9000)),
+			nsLabels: payLabelled,
+			want: []parentWant{{"False", "NotAllowedByListeners", "ResolvedRefs",
+				`listener bad-selector: allowedRoutes.namespaces.selector is invalid: "Matches" is not a valid label selector operator`}},
+			attached: map[string]int32{"bad-selector": 0},
 		},
 		{
 			name:  "an HTTPRoute on a TCP listener",
@@ -204,6 +240,7 @@ func TestResolveRoutes(t *testing.T) {
 			m := baseMesh(t, routeGateway())
 			m.Policies.HTTPRoutes = []gwv1.HTTPRoute{tt.route}
 			m.Ingress.ReferenceGrants = tt.grants
+			m.Ingress.NamespaceLabels = tt.nsLabels
 			r := Resolve(m)
 			got, ok := r.Routes[RouteKey{Kind: KindHTTPRoute, NamespacedName: model.NamespacedName{Namespace: tt.route.Namespace, Name: "r"}}]
 			if tt.want == nil {

@@ -5,10 +5,11 @@
 // AuthorizationPolicies and TrafficPolicies; gateway.networking.k8s.io/v1
 // HTTPRoutes and GRPCRoutes. For the ingress gateway (docs/gateway.md) it
 // also takes gateway.networking.k8s.io/v1 Gateways (of the weft class
-// only), TLSRoutes and TCPRoutes, v1beta1 ReferenceGrants, and core v1
-// Secrets of type kubernetes.io/tls, whose tls.crt must be a PEM
-// certificate chain and tls.key its PEM private key; only the Secrets a
-// Gateway's certificateRefs name reach the mesh. A Workload whose
+// only), TLSRoutes and TCPRoutes, v1beta1 ReferenceGrants, core v1
+// Namespaces (their labels, for listeners that select routes' namespaces),
+// and core v1 Secrets of type kubernetes.io/tls, whose tls.crt must be a
+// PEM certificate chain and tls.key its PEM private key; only the Secrets
+// a Gateway's certificateRefs name reach the mesh. A Workload whose
 // spec.gateway names a Gateway of its namespace is that Gateway's proxy.
 //
 // Load reads every *.yaml and *.yml file directly in the directory (sorted

@@ -39,6 +39,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Add([]byte(gatewayDir))
+	f.Add([]byte(selectorDir))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mesh, err := build(testTD, []source{{name: "doc.yaml", data: data}})
 		if (mesh == nil) == (err == nil) {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -186,6 +187,11 @@ func validateAllowedRoutes(path *field.Path, ar *gwv1.AllowedRoutes) field.Error
 		errs = append(errs, oneOf(path.Child("namespaces", "from"), string(from), "All", "Selector", "Same")...)
 		if from == gwv1.NamespacesFromSelector && ns.Selector == nil {
 			errs = append(errs, field.Required(path.Child("namespaces", "selector"), "a selector is required when from is Selector"))
+		}
+		// The schema does not check a selector's operators; package
+		// gateway would refuse every route, so refuse the file instead.
+		if _, err := metav1.LabelSelectorAsSelector(ns.Selector); err != nil {
+			errs = append(errs, field.Invalid(path.Child("namespaces", "selector"), field.OmitValueType{}, err.Error()))
 		}
 	}
 	kinds := path.Child("kinds")

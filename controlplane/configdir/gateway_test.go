@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,7 @@ const (
 	tcprHead  = "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata:\n  name: r\nspec:\n"
 	grantHead = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata:\n  name: rg\nspec:\n"
 	secHead   = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+	nsHead    = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: pay\n"
 )
 
 func TestLoadGatewayProblems(t *testing.T) {
@@ -311,6 +313,17 @@ func TestLoadGatewayProblems(t *testing.T) {
 			name: "allowedRoutes from an unknown set",
 			doc:  gwWeft + "  - name: a\n    protocol: HTTP\n    port: 80\n    allowedRoutes:\n      namespaces: {from: Everywhere}\n",
 			want: []string{`g.yaml:12: spec.listeners[0].allowedRoutes.namespaces.from: Unsupported value: "Everywhere"`},
+		},
+		{
+			name: "allowedRoutes selector with an unknown operator",
+			doc: gwWeft + "  - name: a\n    protocol: HTTP\n    port: 80\n    allowedRoutes:\n      namespaces:\n        from: Selector\n" +
+				"        selector:\n          matchExpressions: [{key: team, operator: Matches, values: [pay]}]\n",
+			want: []string{`g.yaml:14: spec.listeners[0].allowedRoutes.namespaces.selector: Invalid value: "Matches" is not a valid label selector operator`},
+		},
+		{
+			name: "allowedRoutes from Selector without a selector",
+			doc:  gwWeft + "  - name: a\n    protocol: HTTP\n    port: 80\n    allowedRoutes:\n      namespaces: {from: Selector}\n",
+			want: []string{`g.yaml:12: spec.listeners[0].allowedRoutes.namespaces.selector: Required value: a selector is required when from is Selector`},
 		},
 		{
 			name: "address not an IP",
@@ -433,6 +446,36 @@ func TestLoadGatewayProblems(t *testing.T) {
 			want: []string{`g.yaml:1: illegal base64 data`},
 		},
 
+		// Namespaces.
+		{
+			name: "Namespace in a namespace",
+			doc:  nsHead + "  namespace: shop\n",
+			want: []string{"g.yaml:5: metadata.namespace: a Namespace is not in a namespace"},
+		},
+		{
+			name: "Namespace with finalizers",
+			doc:  nsHead + "spec:\n  finalizers: [kubernetes]\n",
+			want: []string{"g.yaml:6: spec.finalizers: is not supported: standalone mode reads only a Namespace's name and labels"},
+		},
+		{
+			name: "Namespace with an unknown field",
+			doc:  nsHead + "  labels: {team: pay}\nspec:\n  team: pay\n",
+			want: []string{"g.yaml:7: spec.team: unknown field"},
+		},
+		{
+			name: "Namespace name not a label",
+			doc:  strings.Replace(nsHead, "name: pay", "name: pay.example", 1) + "  labels: {'team/': pay}\n",
+			want: []string{
+				`g.yaml:4: metadata.name: must not contain dots`,
+				`g.yaml:5: metadata.labels["team/"]: name part must be non-empty`,
+			},
+		},
+		{
+			name: "Namespace twice",
+			doc:  nsHead + "---\n" + nsHead,
+			want: []string{"g.yaml:9: metadata.name: duplicate Namespace pay (first defined at g.yaml:4)"},
+		},
+
 		// The Workload that runs a Gateway.
 		{
 			name: "Workload gateway not a name",
@@ -466,6 +509,74 @@ func TestLoadGatewayProblems(t *testing.T) {
 }
 
 func itoa(i int) string { return big.NewInt(int64(i)).String() }
+
+// selectorDir has a Gateway in shop whose listener takes routes of the
+// namespaces labelled team=pay, the Namespace pay so labelled, and
+// HTTPRoutes in pay and in ops, which has no Namespace document.
+const selectorDir = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: shop}
+spec:
+  gatewayClassName: weft
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 8080
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector: {matchLabels: {team: pay}}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: pay
+  labels: {team: pay, kubernetes.io/metadata.name: not-pay}
+  annotations: {note: ignored}
+status: {phase: Active}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: billing, namespace: pay}
+spec:
+  parentRefs: [{name: public, namespace: shop}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: status, namespace: ops}
+spec:
+  parentRefs: [{name: public, namespace: shop}]
+`
+
+// TestLoadNamespaceLabels checks that Namespace documents give the labels
+// a Selector listener matches, with the kubernetes.io/metadata.name label
+// the API server sets, that the namespace of a route without a document
+// has that label alone, and that no labels reach the mesh when no
+// listener selects namespaces.
+func TestLoadNamespaceLabels(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "mesh.yaml"), selectorDir)
+	mesh, err := Load(dir, testTD)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := map[string]map[string]string{
+		"pay": {"team": "pay", "kubernetes.io/metadata.name": "pay"},
+		"ops": {"kubernetes.io/metadata.name": "ops"},
+	}
+	if got := mesh.Ingress.NamespaceLabels; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace labels %v, want %v", got, want)
+	}
+
+	writeFile(t, filepath.Join(dir, "mesh.yaml"), strings.Replace(selectorDir, "from: Selector", "from: All", 1))
+	mesh, err = Load(dir, testTD)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := mesh.Ingress.NamespaceLabels; got != nil {
+		t.Errorf("namespace labels %v without a Selector listener, want none", got)
+	}
+}
 
 // TestWatcherSecretRotation: a new certificate in a Secret's file reaches
 // the mesh; a broken one is refused and the previous certificate stays.

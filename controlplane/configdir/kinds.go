@@ -68,6 +68,7 @@ var kinds = [...]kindSpec{
 		},
 		func(m *model.Mesh, svc *corev1.Service) { m.Services = append(m.Services, toService(svc)) }),
 	newKind(kind{"v1", "Secret"}, false, defaultSecret, validateSecret, addSecret),
+	newKind(kind{"v1", "Namespace"}, false, nil, validateNamespace, addNamespace),
 	newKind(kind{v1alpha1.GroupVersion.String(), "Workload"}, false, nil,
 		validateWorkload,
 		func(m *model.Mesh, wl *v1alpha1.Workload) { m.Workloads = append(m.Workloads, toWorkload(wl)) }),

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/weftmesh/weft/api/v1alpha1"
 	"github.com/weftmesh/weft/controlplane/model"
@@ -91,6 +92,7 @@ func build(td spiffeid.TrustDomain, sources []source) (*model.Mesh, error) {
 		o.spec.add(mesh, o.val)
 	}
 	pruneSecrets(mesh)
+	pruneNamespaceLabels(mesh)
 	mesh.Sort()
 	return mesh, nil
 }
@@ -114,10 +116,13 @@ func duplicateObjects(objs []object) []Problem {
 		if k.name == "" {
 			continue // reported by validation
 		}
+		name := k.namespace + "/" + k.name
+		if _, ok := o.val.(*corev1.Namespace); ok {
+			name = k.name // not in a namespace
+		}
 		if first, dup := seen[k]; dup {
 			problems = append(problems, o.doc.problem("metadata.name", fmt.Sprintf(
-				"duplicate %s %s/%s (first defined at %s)", k.kind.kind, k.namespace, k.name,
-				location{first, "metadata.name"})))
+				"duplicate %s %s (first defined at %s)", k.kind.kind, name, location{first, "metadata.name"})))
 			continue
 		}
 		seen[k] = o.doc

@@ -90,7 +90,7 @@ const (
 )
 
 // allKinds is how problems list the supported kinds.
-const allKinds = "v1 Service, v1 Secret, mesh.weft.dev/v1alpha1 Workload, mesh.weft.dev/v1alpha1 PeerAuthentication, " +
+const allKinds = "v1 Service, v1 Secret, v1 Namespace, mesh.weft.dev/v1alpha1 Workload, mesh.weft.dev/v1alpha1 PeerAuthentication, " +
 	"mesh.weft.dev/v1alpha1 AuthorizationPolicy, mesh.weft.dev/v1alpha1 TrafficPolicy, " +
 	"gateway.networking.k8s.io/v1 HTTPRoute, gateway.networking.k8s.io/v1 GRPCRoute, " +
 	"gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 TLSRoute, gateway.networking.k8s.io/v1 TCPRoute, " +

@@ -20,10 +20,11 @@ const (
 
 // ingress returns the mesh's north-south part: the Gateways of live
 // namespaces whose class Weft's controller handles, the TLSRoutes,
-// TCPRoutes and ReferenceGrants of live namespaces, and the TLS Secrets
+// TCPRoutes and ReferenceGrants of live namespaces, the TLS Secrets
 // those Gateways' listeners name (granted or not: package gateway decides
-// what may be served). Status and bookkeeping are left out, as for
-// policies, so that a status write does not make a new mesh.
+// what may be served), and the labels of the live namespaces when a
+// listener selects routes by them. Status and bookkeeping are left out,
+// as for policies, so that a status write does not make a new mesh.
 func (b *builder) ingress(objs *Objects) model.Ingress {
 	ours := map[string]bool{}
 	for i := range objs.GatewayClasses {
@@ -68,8 +69,23 @@ func (b *builder) ingress(objs *Objects) model.Ingress {
 			PrivateKey: s.Data[secretKeyKey],
 		})
 	}
+	if in.SelectsNamespaces() {
+		in.NamespaceLabels = b.namespaceLabels(objs.Namespaces)
+	}
 	in.Sort()
 	return in
+}
+
+// namespaceLabels returns the labels of the live namespaces, by name
+// (shared with the cache's objects, which nobody modifies).
+func (b *builder) namespaceLabels(nss []corev1.Namespace) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(b.live))
+	for i := range nss {
+		if b.live[nss[i].Name] {
+			out[nss[i].Name] = nss[i].Labels
+		}
+	}
+	return out
 }
 
 // certificateRefs returns the Secrets the listeners of gws name.

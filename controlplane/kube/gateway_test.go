@@ -135,3 +135,90 @@ func TestGatewayLabelWithoutProxy(t *testing.T) {
 		t.Errorf("workloads %+v, want none", m.Workloads)
 	}
 }
+
+// selectorGateway is a Gateway of class weft in namespace ns whose HTTP
+// listener takes routes of the namespaces labelled team=pay.
+func selectorGateway(ns string) gwv1.Gateway {
+	from := gwv1.NamespacesFromSelector
+	return gwv1.Gateway{ObjectMeta: meta(ns, "public"), Spec: gwv1.GatewaySpec{GatewayClassName: "weft", Listeners: []gwv1.Listener{{
+		Name: "http", Protocol: gwv1.HTTPProtocolType, Port: 80,
+		AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &from,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "pay"}}}},
+	}}}}
+}
+
+// TestBuildNamespaceLabels checks that the labels of live namespaces
+// reach the model when, and only when, a listener selects routes by them.
+func TestBuildNamespaceLabels(t *testing.T) {
+	ours := gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "weft"}, Spec: gwv1.GatewayClassSpec{ControllerName: gateway.ControllerName}}
+	pay := ns("pay")
+	pay.Labels = map[string]string{"team": "pay"}
+	dying := ns("dying")
+	dying.Labels = map[string]string{"team": "pay"}
+	dying.Status.Phase = corev1.NamespaceTerminating
+	namespaces := []corev1.Namespace{ns("shop"), pay, dying}
+	same := httpsGateway("shop", "public", "weft")
+
+	tests := []struct {
+		name    string
+		gateway gwv1.Gateway
+		want    map[string]map[string]string
+	}{
+		{name: "a listener from Selector", gateway: selectorGateway("shop"),
+			want: map[string]map[string]string{"shop": nil, "pay": {"team": "pay"}}},
+		{name: "no listener from Selector", gateway: same, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := kube.Build(td, &kube.Objects{Namespaces: namespaces, GatewayClasses: []gwv1.GatewayClass{ours}, Gateways: []gwv1.Gateway{tt.gateway}})
+			if len(m.Ingress.Gateways) != 1 {
+				t.Fatalf("gateways %+v, want the one", m.Ingress.Gateways)
+			}
+			if got := m.Ingress.NamespaceLabels; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("namespace labels %v, want %v (live namespaces only)", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIndexFollowsNamespaceLabels checks that relabelling a namespace
+// makes a new mesh while a Gateway selects routes by namespace labels,
+// in which the route of the namespace attaches or not, and no new mesh
+// otherwise.
+func TestIndexFollowsNamespaceLabels(t *testing.T) {
+	x := kube.NewIndex(td)
+	x.Set(&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "weft"}, Spec: gwv1.GatewayClassSpec{ControllerName: gateway.ControllerName}})
+	x.Set(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})
+	x.Set(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pay", Labels: map[string]string{"team": "shop"}}})
+	gw := selectorGateway("shop")
+	x.Set(&gw)
+	x.Set(&gwv1.HTTPRoute{ObjectMeta: meta("pay", "billing"), Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{
+		ParentRefs: []gwv1.ParentReference{{Name: "public", Namespace: ptr(gwv1.Namespace("shop"))}},
+	}}})
+	attached := func(m *model.Mesh) int32 {
+		return gateway.Resolve(m).Gateway(model.NamespacedName{Namespace: "shop", Name: "public"}).Listeners[0].Status.AttachedRoutes
+	}
+	m, _, _ := x.Build()
+	if n := attached(m); n != 0 {
+		t.Fatalf("routes attached while pay is labelled team=shop: %d, want 0", n)
+	}
+
+	x.Set(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pay", Labels: map[string]string{"team": "pay"}}})
+	m, _, changed := x.Build()
+	if !changed || m.Ingress.NamespaceLabels["pay"]["team"] != "pay" {
+		t.Fatalf("relabelled pay: changed=%v, labels %v; want a new mesh with team=pay", changed, m.Ingress.NamespaceLabels)
+	}
+	if n := attached(m); n != 1 {
+		t.Errorf("routes attached once pay is labelled team=pay: %d, want 1", n)
+	}
+
+	same := httpsGateway("shop", "public", "weft")
+	x.Set(&same)
+	if m, _, _ := x.Build(); m.Ingress.NamespaceLabels != nil {
+		t.Fatalf("namespace labels %v without a Selector listener, want none", m.Ingress.NamespaceLabels)
+	}
+	x.Set(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pay", Labels: map[string]string{"team": "other"}}})
+	if _, _, changed := x.Build(); changed {
+		t.Error("relabelling a namespace made a new mesh though no listener selects namespaces")
+	}
+}

@@ -458,11 +458,12 @@ func (x *Index) setProblems(kind string, key model.NamespacedName, ps []Problem)
 	x.problems[src] = slices.Clone(ps)
 }
 
-// policyObjects lists the policies, routes, ServiceAccounts and the
-// ingress gateway's objects recorded (shallow copies; Build only reads
-// them).
+// policyObjects lists the policies, routes, ServiceAccounts, the ingress
+// gateway's objects and the Namespaces (whose labels a Gateway may
+// select routes by) recorded (shallow copies; Build only reads them).
 func (x *Index) policyObjects() *Objects {
 	return &Objects{
+		Namespaces:            values(x.namespaces),
 		ServiceAccounts:       values(x.sas),
 		PeerAuthentications:   values(x.pas),
 		AuthorizationPolicies: values(x.aps),

@@ -85,11 +85,11 @@ func (w *world) objects(r *rand.Rand) *kube.Objects {
 	return out
 }
 
-// randomEvent changes one object of a small cluster (3 namespaces, 4
-// Services, 8 Pods, slices that move between Services, a policy naming a
-// ServiceAccount that comes and goes, and gatewayEvent's), as the
-// informers would report it: always a new object, never the old one
-// modified.
+// randomEvent changes one object of a small cluster (3 namespaces, which
+// are relabelled, 4 Services, 8 Pods, slices that move between Services,
+// a policy naming a ServiceAccount that comes and goes, and
+// gatewayEvent's), as the informers would report it: always a new object,
+// never the old one modified.
 func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 	nsName := fmt.Sprintf("ns-%d", r.IntN(3))
 	deleted = r.IntN(5) == 0
@@ -98,6 +98,9 @@ func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName}}
 		if r.IntN(3) == 0 {
 			n.Status.Phase = corev1.NamespaceTerminating
+		}
+		if r.IntN(3) != 0 {
+			n.Labels = map[string]string{"team": fmt.Sprint("t", r.IntN(2))} // relabelled
 		}
 		return n, deleted
 	case 1, 2:
@@ -152,7 +155,8 @@ func randomEvent(r *rand.Rand) (obj client.Object, deleted bool) {
 
 // gatewayEvent changes one of the ingress gateway's objects: GatewayClasses
 // of Weft's controller or another's, Gateways of either class whose HTTPS
-// listener names a Secret of their namespace or another, TLS Secrets (and
+// listener names a Secret of their namespace or another and whose HTTP
+// listener may select routes by namespace labels, TLS Secrets (and
 // one that is not), routes with a Gateway parent, grants, and status
 // writes that must not make a new mesh.
 func gatewayEvent(r *rand.Rand, nsName string) client.Object {
@@ -177,6 +181,10 @@ func gatewayEvent(r *rand.Rand, nsName string) client.Object {
 		g.Spec.Listeners = []gwv1.Listener{
 			{Name: "http", Protocol: gwv1.HTTPProtocolType, Port: 80},
 			{Name: "https", Protocol: gwv1.HTTPSProtocolType, Port: 443, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{ref}}},
+		}
+		if r.IntN(2) == 0 {
+			g.Spec.Listeners[0].AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: ptr(gwv1.NamespacesFromSelector),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "t0"}}}}
 		}
 		g.ResourceVersion = fmt.Sprint(r.IntN(100))
 		g.Status.Addresses = []gwv1.GatewayStatusAddress{{Value: fmt.Sprintf("192.0.2.%d", 200+r.IntN(2))}} // a status write
@@ -218,7 +226,7 @@ func TestIndexAgreesWithBuild(t *testing.T) {
 			x := kube.NewIndex(td)
 			w := &world{objs: map[string]client.Object{}}
 			var last *model.Mesh
-			var gateways, secrets, gatewayPods bool // the ingress part was exercised
+			var gateways, secrets, gatewayPods, nsLabels bool // the ingress part was exercised
 			for step := range 300 {
 				for range 1 + r.IntN(4) {
 					obj, deleted := randomEvent(r)
@@ -246,9 +254,11 @@ func TestIndexAgreesWithBuild(t *testing.T) {
 				gateways = gateways || len(got.Ingress.Gateways) > 0
 				secrets = secrets || len(got.Ingress.Secrets) > 0
 				gatewayPods = gatewayPods || slices.ContainsFunc(got.Workloads, func(w model.Workload) bool { return w.Gateway != nil })
+				nsLabels = nsLabels || len(got.Ingress.NamespaceLabels) > 0
 			}
-			if !gateways || !secrets || !gatewayPods {
-				t.Errorf("no mesh had a Gateway (%v), a TLS Secret (%v) and a gateway workload (%v): the ingress part went untested", gateways, secrets, gatewayPods)
+			if !gateways || !secrets || !gatewayPods || !nsLabels {
+				t.Errorf("no mesh had a Gateway (%v), a TLS Secret (%v), a gateway workload (%v) and namespace labels (%v): the ingress part went untested",
+					gateways, secrets, gatewayPods, nsLabels)
 			}
 		})
 	}

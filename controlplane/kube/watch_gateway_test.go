@@ -196,3 +196,53 @@ func TestWatcherFollowsGateways(t *testing.T) {
 		t.Errorf("%d meshes delivered for a status write and a deletion, want 1", after-before)
 	}
 }
+
+// TestWatcherFollowsNamespaceLabels checks, against a real API server,
+// that the labels of namespaces (the API server's own
+// kubernetes.io/metadata.name too) reach the model while a Gateway selects
+// routes by them, and that relabelling a namespace attaches its route.
+func TestWatcherFollowsNamespaceLabels(t *testing.T) {
+	env := sharedEnv(t)
+	c := newClient(t, env.Config)
+	const ns, routes = "selecting", "selected"
+	routesNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: routes}}
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, routesNS)
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: gateway.ClassName}, Spec: gwv1.GatewayClassSpec{ControllerName: gateway.ControllerName}}
+	if err := c.Create(t.Context(), class); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	w := startWatcher(t, env.Config)
+
+	key := model.NamespacedName{Namespace: ns, Name: "public"}
+	create(t, c,
+		&gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "public"}, Spec: gwv1.GatewaySpec{
+			GatewayClassName: gateway.ClassName,
+			Listeners: []gwv1.Listener{{Name: "http", Protocol: gwv1.HTTPProtocolType, Port: 80, AllowedRoutes: &gwv1.AllowedRoutes{
+				Namespaces: &gwv1.RouteNamespaces{From: ptr(gwv1.NamespacesFromSelector),
+					Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "pay"}}},
+			}}},
+		}},
+		&gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: routes, Name: "billing"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "public", Namespace: ptr(gwv1.Namespace(ns))}}},
+		}},
+	)
+	m := w.waitMesh(t, "the gateway, its route and the namespaces' labels", func(m *model.Mesh) bool {
+		return m.Ingress.Gateway(key) != nil && len(inNamespace(m.Policies.HTTPRoutes, routes)) == 1 &&
+			m.Ingress.NamespaceLabels[routes]["kubernetes.io/metadata.name"] == routes
+	})
+	if n := listenerOf(t, gateway.Resolve(m), key, "http").Status.AttachedRoutes; n != 0 {
+		t.Errorf("routes attached before %s is labelled team=pay: %d, want 0", routes, n)
+	}
+
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(routesNS), routesNS); err != nil {
+		t.Fatal(err)
+	}
+	routesNS.Labels["team"] = "pay"
+	if err := c.Update(t.Context(), routesNS); err != nil {
+		t.Fatal(err)
+	}
+	m = w.waitMesh(t, "the new label", func(m *model.Mesh) bool { return m.Ingress.NamespaceLabels[routes]["team"] == "pay" })
+	if n := listenerOf(t, gateway.Resolve(m), key, "http").Status.AttachedRoutes; n != 1 {
+		t.Errorf("routes attached once %s is labelled team=pay: %d, want 1", routes, n)
+	}
+}

@@ -11,7 +11,8 @@ import (
 // Gateways of Weft's GatewayClass, the routes only a Gateway can take
 // (TLSRoute, TCPRoute; HTTPRoutes and GRPCRoutes with a Gateway parent
 // are in Policies with the others), the ReferenceGrants that allow
-// references across namespaces, and the TLS Secrets Gateways reference.
+// references across namespaces, the TLS Secrets Gateways reference, and
+// the namespaces' labels when a listener selects routes by them.
 // Builders put here only Gateways whose class is handled by
 // gateway.ControllerName; everything else is as the API server has it.
 type Ingress struct {
@@ -23,6 +24,27 @@ type Ingress struct {
 	// certificateRefs name, whether or not a grant allows the reference:
 	// the gateway package decides what may be served.
 	Secrets []TLSSecret
+	// NamespaceLabels are the labels of the namespaces routes may come
+	// from, by name (nil labels for a namespace without any). Builders
+	// fill it only when some listener selects namespaces by label
+	// (SelectsNamespaces), so that relabelling a namespace makes no new
+	// mesh unless it can change which routes attach.
+	NamespaceLabels map[string]map[string]string
+}
+
+// SelectsNamespaces reports whether some listener of the Gateways takes
+// routes by their namespace's labels (allowedRoutes.namespaces.from
+// Selector), which only NamespaceLabels can answer.
+func (in *Ingress) SelectsNamespaces() bool {
+	for i := range in.Gateways {
+		for _, l := range in.Gateways[i].Spec.Listeners {
+			if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil &&
+				*ar.Namespaces.From == gwv1.NamespacesFromSelector {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TLSSecret is a kubernetes.io/tls Secret: a PEM certificate chain and
