@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/weftmesh/weft/proxy"
+	"github.com/weftmesh/weft/proxy/identity"
 )
 
 // The gateway fixture's ports: the Gateway's listeners on the gateway
@@ -444,6 +448,33 @@ func TestGatewayCertificates(t *testing.T) {
 		keepAliveGet(t, conn, r, "after rotation, same connection")
 		if got := conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64(); got != old {
 			t.Errorf("the old connection's certificate changed to %d", got)
+		}
+
+		// The admin port shows what is served now, and the expiry metric
+		// follows it, for operators to alert on.
+		admin := "http://" + g.gateway.AdminAddr().String()
+		_, body := get(t, http.DefaultClient, admin+"/certs", nil)
+		var certs identity.Certs
+		if err := json.Unmarshal([]byte(body), &certs); err != nil {
+			t.Fatalf("/certs: %v: %.300s", err, body)
+		}
+		var served *identity.ServedCert
+		for i := range certs.Served {
+			if certs.Served[i].Name == "kubernetes://shop/a-cert" {
+				served = &certs.Served[i]
+			}
+		}
+		if served == nil || len(served.Chain) == 0 || served.Chain[0].Serial != strconv.FormatInt(want, 16) ||
+			!slices.Contains(served.Chain[0].DNSSANs, "a.example.com") {
+			t.Errorf("/certs does not show kubernetes://shop/a-cert with serial %x and DNS SAN a.example.com: %+v", want, certs.Served)
+		}
+		if strings.Contains(body, "PRIVATE KEY") {
+			t.Errorf("/certs shows a private key: %.300s", body)
+		}
+		_, metrics := get(t, http.DefaultClient, admin+"/metrics", nil)
+		if !strings.Contains(metrics, `weft_certificate_expiry_timestamp_seconds{certificate="kubernetes://shop/a-cert"}`) ||
+			!strings.Contains(metrics, `weft_certificate_expiry_timestamp_seconds{certificate="workload"}`) {
+			t.Errorf("/metrics lacks the expiry of the served certificate or of the workload's")
 		}
 	})
 

@@ -7,11 +7,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weftmesh/weft/proxy/dataplane"
+	"github.com/weftmesh/weft/proxy/identity"
 )
 
 // adminHandler serves the admin port: /ready, /metrics, /config_dump (the
 // configuration the proxy applied, as JSON), /certs (the workload's
-// certificate chain and trust bundle, as JSON, never the private key) and
+// certificate chain and trust bundle, and a gateway's served certificates,
+// as JSON, never a private key) and
 // /debug/pprof/ (Go's profiles, for `go tool pprof`). The port is meant for
 // loopback only: it shows configuration and profiles.
 func (p *Proxy) adminHandler() http.Handler {
@@ -49,10 +53,14 @@ func (p *Proxy) adminHandler() http.Handler {
 			http.Error(w, "no certificate yet", http.StatusServiceUnavailable)
 			return
 		}
-		certs, err := id.Certs(time.Now())
+		now := time.Now()
+		certs, err := id.Certs(now)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
+		}
+		if dp := p.dataplane.Load(); dp != nil {
+			certs.Served = servedCerts(dp.ServedCertificates(), now)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -60,4 +68,17 @@ func (p *Proxy) adminHandler() http.Handler {
 		_ = enc.Encode(certs)
 	})
 	return mux
+}
+
+// servedCerts describes the certificates a gateway serves, for /certs.
+func servedCerts(served []dataplane.ServedCertificate, now time.Time) []identity.ServedCert {
+	out := make([]identity.ServedCert, 0, len(served))
+	for _, sc := range served {
+		c := identity.ServedCert{Name: sc.Name}
+		for _, cert := range sc.Chain {
+			c.Chain = append(c.Chain, identity.DescribeCert(cert, now))
+		}
+		out = append(out, c)
+	}
+	return out
 }

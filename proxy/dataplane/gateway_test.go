@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/pires/go-proxyproto"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/weftmesh/weft/proxy/dataplane"
@@ -494,5 +497,63 @@ func TestGatewayResourcesRefused(t *testing.T) {
 				t.Fatalf("OnListeners: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGatewayServedCertificates: what a gateway serves is listed for the
+// admin port and its expiry exported beside the proxy's own certificate
+// (one metric family, certificate="workload" registered by the identity);
+// a secret no longer sent leaves both.
+func TestGatewayServedCertificates(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	workload := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "weft_certificate_expiry_timestamp_seconds",
+		Help: "NotAfter of a certificate in use, in seconds since the Unix epoch.",
+	}, []string{"certificate"})
+	reg.MustRegister(workload) // as proxy/identity does, first
+	workload.WithLabelValues("workload").Set(1)
+	dp := dataplane.New(dataplane.Config{TrustDomain: trustDomain, DrainTimeout: time.Second, Registerer: reg})
+	t.Cleanup(dp.Close)
+
+	ca := newWebCA(t)
+	const a, b = "kubernetes://shop/a-cert", "kubernetes://shop/b-cert"
+	ca1, ka1 := ca.issue(t, 1, "a.example.com")
+	cb2, kb2 := ca.issue(t, 2, "b.example.com")
+	if err := dp.OnSecrets(t.Context(), []*tlsv3.Secret{secret(b, cb2, kb2), secret(a, ca1, ka1)}); err != nil {
+		t.Fatal(err)
+	}
+	served := dp.ServedCertificates()
+	if len(served) != 2 || served[0].Name != a || served[1].Name != b ||
+		served[0].Chain[0].SerialNumber.Int64() != 1 || served[1].Chain[0].DNSNames[0] != "b.example.com" {
+		t.Fatalf("ServedCertificates = %+v, want a-cert (serial 1) then b-cert", served)
+	}
+	want := `
+# HELP weft_certificate_expiry_timestamp_seconds NotAfter of a certificate in use, in seconds since the Unix epoch.
+# TYPE weft_certificate_expiry_timestamp_seconds gauge
+weft_certificate_expiry_timestamp_seconds{certificate="kubernetes://shop/a-cert"} %d
+weft_certificate_expiry_timestamp_seconds{certificate="kubernetes://shop/b-cert"} %d
+weft_certificate_expiry_timestamp_seconds{certificate="workload"} 1
+`
+	aLeaf, bLeaf := served[0].Chain[0], served[1].Chain[0]
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(want, aLeaf.NotAfter.Unix(), bLeaf.NotAfter.Unix())),
+		"weft_certificate_expiry_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+
+	if err := dp.OnSecrets(t.Context(), []*tlsv3.Secret{secret(a, ca1, ka1)}); err != nil {
+		t.Fatal(err)
+	}
+	if served := dp.ServedCertificates(); len(served) != 1 || served[0].Name != a {
+		t.Errorf("after b-cert is no longer sent: %+v, want a-cert alone", served)
+	}
+	want = `
+# HELP weft_certificate_expiry_timestamp_seconds NotAfter of a certificate in use, in seconds since the Unix epoch.
+# TYPE weft_certificate_expiry_timestamp_seconds gauge
+weft_certificate_expiry_timestamp_seconds{certificate="kubernetes://shop/a-cert"} %d
+weft_certificate_expiry_timestamp_seconds{certificate="workload"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(want, aLeaf.NotAfter.Unix())),
+		"weft_certificate_expiry_timestamp_seconds"); err != nil {
+		t.Error(err)
 	}
 }

@@ -34,6 +34,11 @@ type metrics struct {
 	authz *rbac.Metrics
 	// mesh has weft_tcp_*; the HTTP proxy shares its collectors.
 	mesh *meshmetrics.Metrics
+	// certExpiry is the NotAfter of each certificate served from SDS, by
+	// secret name. proxy/identity registers the same collector for the
+	// proxy's own (certificate="workload"): whichever registers second
+	// gets the first's.
+	certExpiry *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,6 +67,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weft_proxy_tls_detection_total",
 			Help: "Transport protocols the TLS inspector of a listener detected: tls, plaintext, or timeout (no decision within the budget, served as plaintext).",
 		}, []string{"listener", "result"}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weft_certificate_expiry_timestamp_seconds",
+			Help: "NotAfter of a certificate in use, in seconds since the Unix epoch.", // as proxy/identity's: one collector
+		}, []string{"certificate"}),
 	}
 	m.authz = rbac.NewMetrics(reg)
 	m.mesh = meshmetrics.New(reg)
@@ -74,6 +83,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.handshakeErrors = register(reg, m.handshakeErrors)
 	m.detections = register(reg, m.detections)
 	m.tlsDetections = register(reg, m.tlsDetections)
+	m.certExpiry = register(reg, m.certExpiry)
 	return m
 }
 

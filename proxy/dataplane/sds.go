@@ -64,15 +64,18 @@ func (s *secretStore) wait(ctx context.Context, names []string) ([]*tls.Certific
 	}
 }
 
-// set replaces the certificates and wakes the waiting handshakes.
-func (s *secretStore) set(certs map[string]*tls.Certificate) {
+// set replaces the certificates, wakes the waiting handshakes and returns
+// the certificates replaced.
+func (s *secretStore) set(certs map[string]*tls.Certificate) map[string]*tls.Certificate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old := s.certs
 	s.certs = certs
 	if s.changed != nil {
 		close(s.changed)
 	}
 	s.changed = make(chan struct{})
+	return old
 }
 
 // OnSecrets validates and applies the complete set of SDS secrets: each a
@@ -105,7 +108,8 @@ func (d *Dataplane) OnSecrets(_ context.Context, secrets []*tlsv3.Secret) error 
 	if d.closed {
 		return ErrClosed
 	}
-	d.secrets.set(certs)
+	old := d.secrets.set(certs)
+	d.metrics.observeSecrets(old, certs)
 	d.log.Info("secrets applied", "count", len(certs))
 	return nil
 }

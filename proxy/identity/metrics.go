@@ -15,8 +15,10 @@ const (
 
 type metrics struct {
 	expiry prometheus.Gauge
-	// certExpiry is expiry under the name every Weft component uses.
-	certExpiry prometheus.Gauge
+	// certExpiry is expiry under the name every Weft component uses, as
+	// certificate="workload". A family with a variable label: a gateway's
+	// dataplane adds its served certificates to the same collector.
+	certExpiry *prometheus.GaugeVec
 	renewals   *prometheus.CounterVec
 }
 
@@ -28,11 +30,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weft_proxy_svid_expiry_timestamp_seconds",
 			Help: "NotAfter of the workload's current X.509 SVID, in seconds since the Unix epoch.",
 		}),
-		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name:        "weft_certificate_expiry_timestamp_seconds",
-			Help:        "NotAfter of a certificate in use, in seconds since the Unix epoch.",
-			ConstLabels: prometheus.Labels{"certificate": "workload"},
-		}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weft_certificate_expiry_timestamp_seconds",
+			Help: "NotAfter of a certificate in use, in seconds since the Unix epoch.",
+		}, []string{"certificate"}),
 		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weft_proxy_svid_renewals_total",
 			Help: "Attempts to replace the workload's X.509 SVID after the first one, by result (success, failure).",
@@ -53,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // observe records the SVID now in use.
 func (m *metrics) observe(svid *x509svid.SVID) {
 	m.expiry.Set(float64(svid.Certificates[0].NotAfter.Unix()))
-	m.certExpiry.Set(float64(svid.Certificates[0].NotAfter.Unix()))
+	m.certExpiry.WithLabelValues("workload").Set(float64(svid.Certificates[0].NotAfter.Unix()))
 }
 
 // register registers c, or returns the identical collector already

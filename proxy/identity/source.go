@@ -52,12 +52,25 @@ type Certs struct {
 	TrustDomain string     `json:"trust_domain"`
 	// Roots are the trust bundle's authorities for TrustDomain.
 	Roots []RootInfo `json:"trust_bundle"`
+	// Served are the certificates a gateway proxy serves from its
+	// Gateway's Secrets (over SDS), by secret name; the admin port adds
+	// them.
+	Served []ServedCert `json:"served_certificates,omitempty"`
 }
 
-// CertInfo describes one certificate of the SVID chain.
+// ServedCert is a certificate chain served from SDS.
+type ServedCert struct {
+	// Name is the SDS secret's name (kubernetes://<namespace>/<name>).
+	Name  string     `json:"name"`
+	Chain []CertInfo `json:"chain"`
+}
+
+// CertInfo describes one certificate of a chain.
 type CertInfo struct {
 	Subject string   `json:"subject"`
 	URISANs []string `json:"uri_sans"`
+	// DNSSANs are set on a Gateway's certificates, never on an SVID.
+	DNSSANs []string `json:"dns_sans,omitempty"`
 	// Serial is the serial number in hexadecimal.
 	Serial    string    `json:"serial"`
 	Issuer    string    `json:"issuer"`
@@ -86,7 +99,7 @@ func describe(source string, svid *x509svid.SVID, bundles x509bundle.Source, td 
 		TrustDomain: td.Name(),
 	}
 	for _, cert := range svid.Certificates {
-		c.Chain = append(c.Chain, certInfo(cert, now))
+		c.Chain = append(c.Chain, DescribeCert(cert, now))
 	}
 	bundle, err := bundles.GetX509BundleForTrustDomain(td)
 	if err != nil {
@@ -102,7 +115,9 @@ func describe(source string, svid *x509svid.SVID, bundles x509bundle.Source, td 
 	return c, nil
 }
 
-func certInfo(cert *x509.Certificate, now time.Time) CertInfo {
+// DescribeCert describes cert as /certs shows it, its expiry counted from
+// now.
+func DescribeCert(cert *x509.Certificate, now time.Time) CertInfo {
 	uris := make([]string, 0, len(cert.URIs))
 	for _, u := range cert.URIs {
 		uris = append(uris, u.String())
@@ -110,6 +125,7 @@ func certInfo(cert *x509.Certificate, now time.Time) CertInfo {
 	return CertInfo{
 		Subject:          cert.Subject.String(),
 		URISANs:          uris,
+		DNSSANs:          cert.DNSNames,
 		Serial:           cert.SerialNumber.Text(16),
 		Issuer:           cert.Issuer.String(),
 		NotBefore:        cert.NotBefore.UTC(),
