@@ -36,6 +36,12 @@ func TestInjectedDeployment(t *testing.T) {
 	if rp := pod.Spec.InitContainers[i].RestartPolicy; rp == nil || *rp != corev1.ContainerRestartPolicyAlways {
 		t.Errorf("weft-proxy is not a native sidecar (restartPolicy %v)", rp)
 	}
+	// The webhook named the Deployment, from the ReplicaSet the real
+	// controller made, as the workload of the proxy's metrics.
+	args := strings.Join(pod.Spec.InitContainers[i].Args, " ")
+	if !strings.Contains(args, "--workload server ") && !strings.HasSuffix(args, "--workload server") {
+		t.Errorf("weft-proxy's args do not name its Deployment as the workload (--workload server): %s", args)
+	}
 	var proxyStarted, appStarted time.Time
 	for _, s := range pod.Status.InitContainerStatuses {
 		if s.Name == "weft-proxy" && s.State.Running != nil {
