@@ -150,14 +150,15 @@ func (m *Mesh) TrafficPolicy(svc NamespacedName) *v1alpha1.TrafficPolicy {
 }
 
 // HTTPRoutes returns the HTTPRoutes with a parentRef on port port of
-// Service svc (a parentRef without a port covers every port), oldest
-// first, then by namespace and name: Gateway API's precedence between
-// routes.
+// Service svc (a parentRef with neither port nor sectionName covers every
+// port), oldest first, then by namespace and name: Gateway API's
+// precedence between routes.
 func (m *Mesh) HTTPRoutes(svc NamespacedName, port uint32) []*gwv1.HTTPRoute {
+	sp := m.servicePort(svc, port)
 	var out []*gwv1.HTTPRoute
 	for i := range m.Policies.HTTPRoutes {
 		r := &m.Policies.HTTPRoutes[i]
-		if attachesTo(r.Namespace, r.Spec.ParentRefs, svc, port) {
+		if attachesTo(r.Namespace, r.Spec.ParentRefs, svc, sp) {
 			out = append(out, r)
 		}
 	}
@@ -169,10 +170,11 @@ func (m *Mesh) HTTPRoutes(svc NamespacedName, port uint32) []*gwv1.HTTPRoute {
 
 // GRPCRoutes is HTTPRoutes for GRPCRoutes.
 func (m *Mesh) GRPCRoutes(svc NamespacedName, port uint32) []*gwv1.GRPCRoute {
+	sp := m.servicePort(svc, port)
 	var out []*gwv1.GRPCRoute
 	for i := range m.Policies.GRPCRoutes {
 		r := &m.Policies.GRPCRoutes[i]
-		if attachesTo(r.Namespace, r.Spec.ParentRefs, svc, port) {
+		if attachesTo(r.Namespace, r.Spec.ParentRefs, svc, sp) {
 			out = append(out, r)
 		}
 	}
@@ -182,9 +184,22 @@ func (m *Mesh) GRPCRoutes(svc NamespacedName, port uint32) []*gwv1.GRPCRoute {
 	return out
 }
 
+// servicePort returns port port of Service svc, or one with only that
+// number when the mesh has no such port (it then has no name to select).
+func (m *Mesh) servicePort(svc NamespacedName, port uint32) ServicePort {
+	if s := m.Service(svc); s != nil {
+		for _, sp := range s.Ports {
+			if sp.Port == port {
+				return sp
+			}
+		}
+	}
+	return ServicePort{Port: port}
+}
+
 // attachesTo reports whether one of refs (of a route in namespace ns)
-// names port port of Service svc.
-func attachesTo(ns string, refs []gwv1.ParentReference, svc NamespacedName, port uint32) bool {
+// names port sp of Service svc.
+func attachesTo(ns string, refs []gwv1.ParentReference, svc NamespacedName, sp ServicePort) bool {
 	for _, ref := range refs {
 		if !IsServiceParent(ref) || string(ref.Name) != svc.Name {
 			continue
@@ -196,11 +211,21 @@ func attachesTo(ns string, refs []gwv1.ParentReference, svc NamespacedName, port
 		if refNS != svc.Namespace {
 			continue
 		}
-		if ref.Port == nil || uint32(*ref.Port) == port { //nolint:gosec // a PortNumber is 1-65535
+		if SelectsServicePort(ref, sp) {
 			return true
 		}
 	}
 	return false
+}
+
+// SelectsServicePort reports whether a Service parentRef takes port sp:
+// its port, when set, is sp's number, and its sectionName, when set, sp's
+// name (GAMMA: a Service's sections are its named ports).
+func SelectsServicePort(ref gwv1.ParentReference, sp ServicePort) bool {
+	if ref.Port != nil && uint32(*ref.Port) != sp.Port { //nolint:gosec // a PortNumber is 1-65535
+		return false
+	}
+	return ref.SectionName == nil || sp.Name != "" && string(*ref.SectionName) == sp.Name
 }
 
 // IsServiceParent reports whether a route's parentRef names a Service

@@ -185,7 +185,7 @@ func appliesToHTTPPort(m *model.Mesh, ns string, ref gwv1.ParentReference) bool 
 		return false
 	}
 	for _, sp := range svc.Ports {
-		if ref.Port != nil && uint32(*ref.Port) != sp.Port { //nolint:gosec // a PortNumber is 1-65535
+		if !model.SelectsServicePort(ref, sp) {
 			continue
 		}
 		if p := model.PortProtocol(sp); p.IsHTTP() || p == model.ProtocolAuto {

@@ -46,6 +46,12 @@ func TestRouteParents(t *testing.T) {
 		{"missing port", httpRoute("r", []gwv1.ParentReference{serviceParent("web", 81)}, backend("web", 80)), []parent{
 			{"web", []want{{ConditionAccepted, "False", "NoMatchingParent"}, {ConditionResolvedRefs, "", ""}}},
 		}},
+		{"sectionName naming the port", httpRoute("r", []gwv1.ParentReference{section(serviceParent("web", 0), "http")}, backend("web", 80)), []parent{
+			{"web", []want{{ConditionAccepted, "True", "Accepted"}, {ConditionResolvedRefs, "True", "ResolvedRefs"}}},
+		}},
+		{"sectionName naming no port", httpRoute("r", []gwv1.ParentReference{section(serviceParent("web", 0), "admin")}, backend("web", 80)), []parent{
+			{"web", []want{{ConditionAccepted, "False", "NoMatchingParent"}, {ConditionResolvedRefs, "", ""}}},
+		}},
 		{"kind Service in Gateway API's group", httpRoute("r", []gwv1.ParentReference{wrongGroup}, backend("web", 80)), []parent{
 			{"web", []want{{ConditionAccepted, "False", "NoMatchingParent"}}},
 		}},
@@ -135,4 +141,10 @@ func TestGRPCRouteParents(t *testing.T) {
 		t.Fatalf("%d entries, want 1", len(got))
 	}
 	checkConditions(t, got[0].Conditions, 1, want{ConditionAccepted, "True", "Accepted"}, want{ConditionResolvedRefs, "False", "BackendNotFound"})
+}
+
+// section sets a parentRef's sectionName: for a Service, a port's name.
+func section(ref gwv1.ParentReference, name string) gwv1.ParentReference {
+	ref.SectionName = ptr(gwv1.SectionName(name))
+	return ref
 }

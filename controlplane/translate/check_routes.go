@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -100,12 +101,9 @@ func checkRoute(m *model.Mesh, kind, ns, name string, parents []gwv1.ParentRefer
 			f.add(reasonNoMatchingParent, "parentRefs[%d]: no Service %s", i, svcRef)
 			continue
 		}
-		if ref.SectionName != nil {
-			f.add(reasonUnsupportedValue, "parentRefs[%d]: sectionName is not supported, the route applies to every port (use port)", i)
-		}
 		found := false
 		for _, sp := range svc.Ports {
-			if ref.Port != nil && uint32(*ref.Port) != sp.Port { //nolint:gosec // a PortNumber is 1-65535
+			if !model.SelectsServicePort(ref, sp) {
 				continue
 			}
 			found = true
@@ -115,14 +113,27 @@ func checkRoute(m *model.Mesh, kind, ns, name string, parents []gwv1.ParentRefer
 			}
 			applied = true
 		}
-		if !found && ref.Port != nil {
-			f.add(reasonNoMatchingParent, "parentRefs[%d]: Service %s has no port %d", i, svcRef, *ref.Port)
+		if !found && (ref.Port != nil || ref.SectionName != nil) {
+			f.add(reasonNoMatchingParent, "parentRefs[%d]: Service %s has no port %s", i, svcRef, portSelection(ref))
 		}
 	}
 	if applied {
 		rules(&f)
 	}
 	return problems(kind, ns, name, f)
+}
+
+// portSelection describes the port a Service parentRef selects: "8080",
+// "named http", "8080 named http".
+func portSelection(ref gwv1.ParentReference) string {
+	var parts []string
+	if ref.Port != nil {
+		parts = append(parts, fmt.Sprint(*ref.Port))
+	}
+	if ref.SectionName != nil {
+		parts = append(parts, "named "+string(*ref.SectionName))
+	}
+	return strings.Join(parts, " ")
 }
 
 // problems names findings as Problems of one object.

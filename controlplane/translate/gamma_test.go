@@ -305,3 +305,66 @@ func TestCheckServiceParentWithoutCoreGroup(t *testing.T) {
 		t.Errorf("Check:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestServiceParentSectionName: in GAMMA a Service's sections are its
+// named ports. A parentRef's sectionName attaches the route to that port
+// alone (with port, both must hold); one that names no port is reported.
+func TestServiceParentSectionName(t *testing.T) {
+	m := trafficMesh()
+	multi := model.NamespacedName{Namespace: "store", Name: "multi"}
+	m.Services = append(m.Services, model.Service{Name: multi.Name, Namespace: multi.Namespace, Selector: map[string]string{"app": "multi"},
+		Ports: []model.ServicePort{
+			{Name: "http", Port: 80, TargetPort: 9080, AppProtocol: "http"},
+			{Name: "admin", Port: 8080, TargetPort: 9090, AppProtocol: "http"},
+		}})
+	m.Sort()
+	parent := func(port int32, section string) gwv1.ParentReference {
+		ref := serviceParent("multi", port)
+		if port == 0 {
+			ref.Port = nil
+		}
+		if section != "" {
+			ref.SectionName = ptrTo(gwv1.SectionName(section))
+		}
+		return ref
+	}
+	route := func(name string, ref gwv1.ParentReference) gwv1.HTTPRoute {
+		return gwv1.HTTPRoute{
+			ObjectMeta: objectMeta("store", name, epoch),
+			Spec:       gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{ref}}},
+		}
+	}
+	m.Policies.HTTPRoutes = []gwv1.HTTPRoute{
+		route("by-name", parent(0, "admin")),
+		route("by-both", parent(80, "http")),
+		route("mismatched", parent(80, "admin")),
+		route("no-such-name", parent(0, "metrics")),
+		route("every-port", parent(0, "")),
+	}
+	names := func(rs []*gwv1.HTTPRoute) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	if got, want := names(m.HTTPRoutes(multi, 8080)), []string{"by-name", "every-port"}; !slices.Equal(got, want) {
+		t.Errorf("routes on port 8080 (admin): %q, want %q", got, want)
+	}
+	if got, want := names(m.HTTPRoutes(multi, 80)), []string{"by-both", "every-port"}; !slices.Equal(got, want) {
+		t.Errorf("routes on port 80 (http): %q, want %q", got, want)
+	}
+	var got []string
+	for _, p := range Check(m) {
+		if p.Kind == kindHTTPRoute {
+			got = append(got, p.Name+" "+p.Reason+": "+p.Message)
+		}
+	}
+	want := []string{
+		"mismatched NoMatchingParent: parentRefs[0]: Service store/multi has no port 80 named admin",
+		"no-such-name NoMatchingParent: parentRefs[0]: Service store/multi has no port named metrics",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Check:\n got %q\nwant %q", got, want)
+	}
+}
