@@ -207,10 +207,12 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 
 	// 4. Uninstall: nothing of Weft's is left but the namespace, which
-	// only the namespace controller (not running here) finalizes. The
-	// default timeout: the API server's CRD finalizer has been seen to
-	// take over a minute under a loaded -race run.
-	code, out = weftctl(t, append([]string{"uninstall"}, k...)...)
+	// only the namespace controller (not running here) finalizes. A long
+	// timeout: the API server's own CRD finalizer has been seen to take
+	// one to four minutes under a loaded -race run (it takes seconds
+	// otherwise); if it ever runs out, kubetest logs the API server's
+	// log.
+	code, out = weftctl(t, append([]string{"uninstall", "--timeout", "10m"}, k...)...)
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
