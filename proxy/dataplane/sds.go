@@ -37,6 +37,13 @@ func (s *secretStore) get(name string) (*tls.Certificate, <-chan struct{}) {
 	return s.certs[name], s.changed
 }
 
+// all returns every certificate, by name; the map is never modified.
+func (s *secretStore) all() map[string]*tls.Certificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.certs
+}
+
 // wait returns the named certificates, waiting until each has arrived or
 // ctx ends, as Envoy's listeners wait for their secrets (warming).
 func (s *secretStore) wait(ctx context.Context, names []string) ([]*tls.Certificate, error) {

@@ -18,9 +18,7 @@ type ServedCertificate struct {
 
 // ServedCertificates returns the certificates received over SDS, by name.
 func (d *Dataplane) ServedCertificates() []ServedCertificate {
-	d.secrets.mu.Lock()
-	certs := d.secrets.certs
-	d.secrets.mu.Unlock()
+	certs := d.secrets.all()
 	out := make([]ServedCertificate, 0, len(certs))
 	for _, name := range slices.Sorted(maps.Keys(certs)) {
 		out = append(out, ServedCertificate{Name: name, Chain: chainOf(certs[name])})
