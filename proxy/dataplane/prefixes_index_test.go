@@ -119,14 +119,19 @@ func clusters(cs []*chainConfig) []string {
 }
 
 // BenchmarkDestChains: choosing a connection's chains in a virtualOutbound
-// with a chain per meshed pod IP (4,000 pods on one port, as in a large
-// namespace), through the index and, as the baseline in the same run,
-// chain by chain.
+// with pod-IP chains as the translator makes them, one per identity and
+// port listing its pods' IPs (40 identities of 100 pods on one port), and
+// a fallback chain, through the index and, as the baseline in the same
+// run, chain by chain.
 func BenchmarkDestChains(b *testing.B) {
 	lc := &listenerConfig{destPorts: true}
-	for i := range 4000 {
-		a := netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i % 250)})
-		lc.chains = append(lc.chains, &chainConfig{destPort: 8080, prefixes: []netip.Prefix{netip.PrefixFrom(a, 32)}})
+	for id := range 40 {
+		c := &chainConfig{destPort: 8080}
+		for pod := range 100 {
+			i := id*100 + pod
+			c.prefixes = append(c.prefixes, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i % 250)}), 32))
+		}
+		lc.chains = append(lc.chains, c)
 	}
 	lc.chains = append(lc.chains, &chainConfig{destPort: 8080, cluster: "PassthroughCluster"})
 	lc.index = newChainIndex(lc.chains)
