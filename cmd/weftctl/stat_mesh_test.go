@@ -163,6 +163,33 @@ func (m *statMesh) metricsText(t *testing.T, name string) []byte {
 	return body
 }
 
+// settledScrape scrapes backend-1 once it counts at least atLeast
+// requests to shop/backend and two scrapes 100 ms apart agree: a sidecar
+// counts a request when it ends, which can be just after its client has
+// the answer.
+func (m *statMesh) settledScrape(t *testing.T, at time.Time, atLeast float64) *scrape {
+	t.Helper()
+	prev := -1.0
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s, err := parseScrape(m.metricsText(t, "backend-1"), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0.0
+		if w := s.workloads[workloadKey{"shop", "backend"}]; w != nil {
+			n = w.requests
+		}
+		if n >= atLeast && n == prev {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend-1 counts %v requests to shop/backend, want %v or more, settled", n, atLeast)
+		}
+		prev = n
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // startLatencyApp answers /slow after 300 ms, /fail with 500, anything
 // else at once.
 func startLatencyApp(t *testing.T, addr string) {
@@ -263,23 +290,13 @@ func TestStatMesh(t *testing.T) {
 	waitRoutable(t)
 	sendN(t, "/warmup", 7, http.StatusOK)
 	t0 := time.Now()
-	first, err := parseScrape(m.metricsText(t, "backend-1"), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := m.settledScrape(t, t0, 7)
 	before := first.workloads[workloadKey{"shop", "backend"}]
-	if before == nil {
-		t.Fatal("the first scrape has no requests to shop/backend")
-	}
 	// In the window: 70 fast, 20 slow (300 ms), 10 failing.
 	sendN(t, "/fast", 70, http.StatusOK)
 	sendN(t, "/slow", 20, http.StatusOK)
 	sendN(t, "/fail", 10, http.StatusInternalServerError)
-	text := m.metricsText(t, "backend-1")
-	second, err := parseScrape(text, t0.Add(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := m.settledScrape(t, t0.Add(10*time.Second), before.requests+100)
 
 	t.Run("two scrapes", func(t *testing.T) {
 		rows := aggregate([]podScrapes{{before: first, after: second}})
