@@ -93,6 +93,10 @@ type Config struct {
 	// REGISTRY_ONLY closes it (docs/capture.md).
 	OutboundTrafficPolicy string
 
+	// AccessLog makes sidecars write an access log line per HTTP request
+	// to their stdout (gateways always do).
+	AccessLog bool
+
 	// GatewayDeployer creates and owns the ServiceAccount, Deployment and
 	// Service of each Gateway of Weft's class (Kubernetes mode; package
 	// gateway/deploy).

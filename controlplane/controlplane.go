@@ -236,6 +236,7 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 			// shares every slice.
 			withSettings := *m
 			withSettings.OutboundTrafficPolicy = policy
+			withSettings.AccessLog = c.cfg.AccessLog
 			c.apply(ctx, &withSettings)
 		})
 	})

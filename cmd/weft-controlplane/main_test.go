@@ -41,6 +41,9 @@ func TestParseFlags(t *testing.T) {
 	if cfg, _, err = parseFlags([]string{"--config-dir", "m", "--outbound-traffic-policy", "REGISTRY_ONLY"}); err != nil || cfg.OutboundTrafficPolicy != "REGISTRY_ONLY" {
 		t.Errorf("--outbound-traffic-policy REGISTRY_ONLY: %q, %v", cfg.OutboundTrafficPolicy, err)
 	}
+	if cfg, _, err = parseFlags([]string{"--config-dir", "m", "--access-log"}); err != nil || !cfg.AccessLog {
+		t.Errorf("--access-log: %v, %v; want sidecars' access logs on", cfg.AccessLog, err)
+	}
 	if cfg, _, err = parseFlags(nil); err != nil || !cfg.KubernetesMode() || cfg.CASecret != "weft-system/weft-ca" {
 		t.Errorf("no flags: %+v, %v; want Kubernetes mode with the CA in weft-system/weft-ca", cfg, err)
 	}

@@ -5,11 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	streamlog "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
@@ -20,10 +18,6 @@ import (
 	"github.com/weftmesh/weft/controlplane/model"
 	"github.com/weftmesh/weft/gateway"
 )
-
-// stdoutAccessLog is the access logger the gateway's HTTP connection
-// managers write to.
-const stdoutAccessLog = "envoy.access_loggers.stdout"
 
 func wrapBool(v bool) *wrapperspb.BoolValue { return wrapperspb.Bool(v) }
 
@@ -47,7 +41,7 @@ func gatewayHTTPChain(name, rds string, opts gatewayOptions, ts *core.TransportS
 	if err != nil {
 		return nil, err
 	}
-	logCfg, err := typed(&streamlog.StdoutAccessLog{})
+	logs, err := stdoutAccessLogs()
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +53,7 @@ func gatewayHTTPChain(name, rds string, opts gatewayOptions, ts *core.TransportS
 		ForwardClientCertDetails:  hcm.HttpConnectionManager_SANITIZE,
 		GenerateRequestId:         wrapBool(true),
 		PreserveExternalRequestId: opts.trustedHops > 0,
-		AccessLog: []*accesslog.AccessLog{{
-			Name:       stdoutAccessLog,
-			ConfigType: &accesslog.AccessLog_TypedConfig{TypedConfig: logCfg},
-		}},
+		AccessLog:                 logs,
 		HttpFilters: []*hcm.HttpFilter{{
 			Name:       wellknown.Router,
 			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerCfg},

@@ -3,9 +3,11 @@ package translate
 import (
 	"time"
 
+	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	streamlog "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -30,8 +32,9 @@ const routeTimeout = 0 * time.Second
 
 // httpFilter is the HTTP connection manager network filter: stat prefix
 // name, codec AUTO, the router as its only HTTP filter, and either rds (the
-// RouteConfiguration of that name over ADS) or an inline route config.
-func httpFilter(name string, routes *route.RouteConfiguration) (*listener.Filter, error) {
+// RouteConfiguration of that name over ADS) or an inline route config;
+// with logged, an access log to stdout (model.Mesh.AccessLog).
+func httpFilter(name string, routes *route.RouteConfiguration, logged bool) (*listener.Filter, error) {
 	routerCfg, err := typed(&router.Router{})
 	if err != nil {
 		return nil, err
@@ -43,6 +46,11 @@ func httpFilter(name string, routes *route.RouteConfiguration) (*listener.Filter
 			Name:       wellknown.Router,
 			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerCfg},
 		}},
+	}
+	if logged {
+		if m.AccessLog, err = stdoutAccessLogs(); err != nil {
+			return nil, err
+		}
 	}
 	if routes != nil {
 		m.RouteSpecifier = &hcm.HttpConnectionManager_RouteConfig{RouteConfig: routes}
@@ -60,6 +68,20 @@ func httpFilter(name string, routes *route.RouteConfiguration) (*listener.Filter
 		Name:       wellknown.HTTPConnectionManager,
 		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
 	}, nil
+}
+
+// stdoutAccessLog is the access logger HTTP connection managers write to.
+const stdoutAccessLog = "envoy.access_loggers.stdout"
+
+// stdoutAccessLogs is an HTTP connection manager's access_log: one JSON
+// line per request on the proxy's stdout. Gateways always have it,
+// sidecars when the mesh's AccessLog is set.
+func stdoutAccessLogs() ([]*accesslog.AccessLog, error) {
+	cfg, err := typed(&streamlog.StdoutAccessLog{})
+	if err != nil {
+		return nil, err
+	}
+	return []*accesslog.AccessLog{{Name: stdoutAccessLog, ConfigType: &accesslog.AccessLog_TypedConfig{TypedConfig: cfg}}}, nil
 }
 
 // routeConfig is a route configuration with one virtual host for every

@@ -97,7 +97,7 @@ func inboundHTTPChain(m *model.Mesh, policies []*v1alpha1.AuthorizationPolicy, n
 	if err != nil {
 		return inboundChain{}, err
 	}
-	f, err := httpFilter(name, routeConfig(name, name, name))
+	f, err := httpFilter(name, routeConfig(name, name, name), m.AccessLog)
 	if err != nil {
 		return inboundChain{}, err
 	}

@@ -137,6 +137,8 @@ var goldenCases = []goldenCase{
 	{"http/mixed-port-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "api-1"}},
 	{"http/name-detection-outbound", webMesh, model.NamespacedName{Namespace: "web", Name: "browser"}},
 	{"http/name-detection-inbound", webMesh, model.NamespacedName{Namespace: "web", Name: "site-1"}},
+	{"http/access-log-inbound", webMeshLogged, model.NamespacedName{Namespace: "web", Name: "web-1"}},
+	{"http/access-log-outbound", webMeshLogged, model.NamespacedName{Namespace: "web", Name: "client"}},
 	{"auto/auto-inbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "db-1"}},
 	{"auto/auto-outbound", autoMesh, model.NamespacedName{Namespace: "data", Name: "app"}},
 	{"policy/api-inbound", policyMesh, model.NamespacedName{Namespace: "sec", Name: "api-1"}},

@@ -82,7 +82,7 @@ func serviceListener(m *model.Mesh, w *model.Workload, ref servicePortRef, addr 
 	var f *listener.Filter
 	var err error
 	if l7 {
-		f, err = httpFilter(listenerName, nil)
+		f, err = httpFilter(listenerName, nil, m.AccessLog)
 		out.routes, out.backends = outboundRoutes(m, w, ref, listenerName)
 	} else {
 		f, err = outboundTCPProxy(clusterName, tp)

@@ -141,7 +141,7 @@ func proxylessPort(sp model.ServicePort) bool {
 // over ADS for the RouteConfiguration name, the router as its last and
 // only HTTP filter).
 func apiListener(name string) (*listener.Listener, error) {
-	f, err := httpFilter(name, nil)
+	f, err := httpFilter(name, nil, false) // a gRPC client logs nothing for the mesh
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ import (
 //   - it is an ingress gateway (model.Workload.Gateway): its routes may
 //     send anywhere, and gateways are few.
 func affectedBy(prev, next *model.Mesh) (map[int]bool, bool) {
-	if prev == nil || next == nil || prev.TrustDomain != next.TrustDomain || prev.OutboundTrafficPolicy != next.OutboundTrafficPolicy ||
+	if prev == nil || next == nil || prev.TrustDomain != next.TrustDomain || prev.OutboundTrafficPolicy != next.OutboundTrafficPolicy || prev.AccessLog != next.AccessLog ||
 		len(prev.Services) != len(next.Services) || !reflect.DeepEqual(prev.Policies, next.Policies) ||
 		!reflect.DeepEqual(prev.Ingress, next.Ingress) {
 		return nil, false

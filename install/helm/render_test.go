@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/weftmesh/weft/injector"
 	"github.com/weftmesh/weft/install/helm"
@@ -156,6 +159,26 @@ func TestRenderOrder(t *testing.T) {
 }
 
 // TestRenderBadValues: what a user sees for values the chart refuses.
+// TestRenderAccessLog: controlPlane.accessLog turns on --access-log, and
+// only then (the default manifest does not change).
+func TestRenderAccessLog(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		objs, err := helm.Render(helm.Options{Values: map[string]any{"controlPlane": map[string]any{"accessLog": on}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := find(objs, "Deployment", "weft-controlplane")
+		if d == nil {
+			t.Fatal("no Deployment weft-controlplane")
+		}
+		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		if got := slices.Contains(args, "--access-log"); got != on {
+			t.Errorf("controlPlane.accessLog %v: the control plane's args %q, want --access-log %v", on, args, on)
+		}
+	}
+}
+
 func TestRenderBadValues(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -166,6 +189,7 @@ func TestRenderBadValues(t *testing.T) {
 		{"wrong type", map[string]any{"controlPlane": map[string]any{"replicas": "two"}}, "replicas"},
 		{"bad log level", map[string]any{"controlPlane": map[string]any{"logLevel": "verbose"}}, "logLevel"},
 		{"bad outbound policy", map[string]any{"controlPlane": map[string]any{"outboundTrafficPolicy": "DENY"}}, "outboundTrafficPolicy"},
+		{"access log not a boolean", map[string]any{"controlPlane": map[string]any{"accessLog": "yes"}}, "accessLog"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

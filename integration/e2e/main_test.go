@@ -158,6 +158,7 @@ func installWeft(ctx context.Context, kubeconfig string, set ...string) error {
 		"--set", "images.tag="+version,
 		"--set", "images.pullPolicy=Never",
 		"--set", "controlPlane.replicas=1",
+		"--set", "controlPlane.accessLog=true", // TestMeshedClientToClusterIP reads a sidecar's
 		"--timeout", "5m")
 	for _, v := range set {
 		cmd.Args = append(cmd.Args, "--set", v)

@@ -81,6 +81,17 @@ func TestMeshedClientToClusterIP(t *testing.T) {
 	if !strings.Contains(page, clientID) {
 		t.Errorf("the server's sidecar metrics never name the client's SPIFFE ID %s", clientID)
 	}
+	// Installed with controlPlane.accessLog: the server's sidecar logs
+	// the request, with the client's identity, where kubectl logs reads.
+	waitFor(t, 10*time.Second, "the server sidecar's access log line", func() (bool, string) {
+		logs := podLogs(t, "e2e-mtls", "app=server", "weft-proxy")
+		for line := range strings.Lines(logs) {
+			if strings.Contains(line, `"path":"/hello"`) && strings.Contains(line, `"peer_id":"`+clientID+`"`) {
+				return true, ""
+			}
+		}
+		return false, "no line with path /hello and peer_id " + clientID + " in:\n" + lastLines(logs, 10)
+	})
 
 	namespace(t, "e2e-plain", false)
 	out = runJob(t, "e2e-plain", "plain-client", "default", "get", url)
