@@ -16,11 +16,15 @@ import (
 
 // cgroupDirs lists /sys/fs/cgroup/<hierarchy>/weft-e2e for each mounted
 // hierarchy (cgroups v1, and the v2 one at the root or at unified/).
-func cgroupDirs() []string {
+func cgroupDirs() []string { return cgroupDirsOf(CgroupRoot) }
+
+// cgroupDirsOf lists the directories of cgroup path cg (such as
+// /weft-e2e) in each mounted hierarchy.
+func cgroupDirsOf(cg string) []string {
 	var dirs []string
 	root := "/sys/fs/cgroup"
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		return []string{filepath.Join(root, CgroupRoot)}
+		return []string{filepath.Join(root, cg)}
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -28,7 +32,7 @@ func cgroupDirs() []string {
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			dirs = append(dirs, filepath.Join(root, e.Name(), CgroupRoot))
+			dirs = append(dirs, filepath.Join(root, e.Name(), cg))
 		}
 	}
 	return dirs
@@ -98,11 +102,16 @@ func removeCgroups(log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
-// makeCgroupRoot creates CgroupRoot in every hierarchy, as the kubelet
-// requires; a v1 cpuset gets its parent's CPUs and memory nodes, without
-// which no task may join it.
-func makeCgroupRoot() error {
-	for _, dir := range cgroupDirs() {
+// makeCgroupRoots creates each node's cgroup root (CgroupRoot, then the
+// worker's below it) in every hierarchy, as the kubelet requires; a v1
+// cpuset gets its parent's CPUs and memory nodes, without which no task
+// may join it.
+func makeCgroupRoots(nodes []node) error {
+	var dirs []string
+	for _, n := range nodes {
+		dirs = append(dirs, cgroupDirsOf(n.cgroupRoot)...)
+	}
+	for _, dir := range dirs {
 		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) { //nolint:gosec // cgroupfs keeps its own modes
 			return fmt.Errorf("cgroups: %w", err)
 		}

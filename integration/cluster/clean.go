@@ -33,7 +33,9 @@ const (
 // shims, whose command line names the state directory), kube-proxy's
 // rules, the mounts below the state directory, the cgroups, the links,
 // namespaces and routes named in docs/e2e.md, the sysctls it changed, and
-// the state directory itself. Nothing that is there is not an error.
+// the state directory itself. The worker node's processes (by the PID
+// files below <state>/n2) and namespace go too. Nothing that is there is
+// not an error.
 func Clean(ctx context.Context, stateDir string) error {
 	if err := checkStateDir(stateDir); err != nil {
 		return err
@@ -49,14 +51,20 @@ func Clean(ctx context.Context, stateDir string) error {
 
 func clean(ctx context.Context, l layout, log *slog.Logger) error {
 	var errs []error
-	for _, name := range nodeComponents() {
-		stopComponent(l, name, log)
+	// The worker's files, if it ran; its rules go with its namespace.
+	nodes := []layout{l, workerNode(l).l}
+	for _, nl := range nodes {
+		for _, name := range nodeComponents() {
+			stopComponent(nl, name, log)
+		}
 	}
 	killCgroupProcesses(log)
-	stopComponent(l, "containerd", log)
-	for _, pid := range processesMentioning(l.containerdSocket()) {
-		log.Info("stopping containerd shim", "pid", pid)
-		stopPID(pid, time.Second)
+	for _, nl := range nodes {
+		stopComponent(nl, "containerd", log)
+		for _, pid := range processesMentioning(nl.containerdSocket()) {
+			log.Info("stopping containerd shim", "pid", pid)
+			stopPID(pid, time.Second)
+		}
 	}
 	for _, name := range controlComponents() {
 		stopComponent(l, name, log)

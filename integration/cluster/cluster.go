@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Cluster is a running one-node cluster.
+// Cluster is a running cluster: one node, or two with Config.Worker.
 type Cluster struct {
 	cfg   Config
 	l     layout
@@ -79,17 +79,20 @@ func (c *Cluster) up(ctx context.Context) error {
 	if err := saveAndSetSysctls(l); err != nil {
 		return err
 	}
-	if err := setUpNetwork(); err != nil {
+	if err := setUpNetwork(c.cfg.Worker); err != nil {
 		return err
 	}
-	if err := makeCgroupRoot(); err != nil {
+	nodes := c.nodes()
+	if err := makeCgroupRoots(nodes); err != nil {
 		return err
 	}
-	if err := writePKI(l); err != nil {
+	if err := writePKI(l, nodes); err != nil {
 		return err
 	}
-	if err := writeConfigs(l, c.cfg.CNIBinDir); err != nil {
-		return err
+	for _, n := range nodes {
+		if err := writeConfigs(n, c.cfg.CNIBinDir); err != nil {
+			return err
+		}
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
 	if err != nil {
@@ -105,8 +108,10 @@ func (c *Cluster) up(ctx context.Context) error {
 	if err := c.applyDNS(ctx); err != nil {
 		return err
 	}
-	if err := c.startNode(ctx); err != nil {
-		return err
+	for _, n := range nodes {
+		if err := c.startNode(ctx, n); err != nil {
+			return err
+		}
 	}
 	if err := c.startKubeProxy(ctx); err != nil {
 		return err
@@ -117,12 +122,19 @@ func (c *Cluster) up(ctx context.Context) error {
 func (c *Cluster) bin(name string) string { return filepath.Join(c.cfg.BinDir, name) }
 
 func (c *Cluster) start(name string, args []string, env ...string) (*process, error) {
-	p, err := start(c.l, name, c.bin(name), args, env)
+	return c.startOn(firstNode(c.l), name, args, env...)
+}
+
+// startOn starts a node's component in the node's network namespace,
+// with its PID file and log in the node's directory.
+func (c *Cluster) startOn(n node, name string, args []string, env ...string) (*process, error) {
+	bin, args := n.command(c.bin(name), args)
+	p, err := start(n.l, name, bin, args, env)
 	if err != nil {
 		return nil, err
 	}
 	c.procs = append(c.procs, p)
-	c.log.Info("started", "component", name, "pid", p.pid)
+	c.log.Info("started", "component", name, "node", n.name, "pid", p.pid)
 	return p, nil
 }
 
@@ -189,25 +201,30 @@ func (c *Cluster) tlsClient() (*http.Client, error) {
 	}, nil
 }
 
-// startNode starts containerd, imports the pause and CoreDNS images,
-// starts the kubelet and waits for the Node to be Ready.
-func (c *Cluster) startNode(ctx context.Context) error {
+// startNode starts a node's containerd, imports the pause image (and on
+// the first node, which runs it, CoreDNS's), starts the kubelet and waits
+// for the Node to be Ready.
+func (c *Cluster) startNode(ctx context.Context, n node) error {
 	path := c.cfg.BinDir + string(os.PathListSeparator) + os.Getenv("PATH")
-	containerd, err := c.start("containerd", []string{"--config=" + c.l.path("containerd.toml")}, "PATH="+path)
+	containerd, err := c.startOn(n, "containerd", []string{"--config=" + n.l.path("containerd.toml")}, "PATH="+path)
 	if err != nil {
 		return err
 	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := containerd.waitFor(wait, "version", func(ctx context.Context) error {
-		return run(ctx, c.bin("ctr"), "--address", c.l.containerdSocket(), "version")
+		return run(ctx, c.bin("ctr"), "--address", n.l.containerdSocket(), "version")
 	}); err != nil {
 		return err
 	}
-	if err := c.ImportImages(ctx, filepath.Join(c.cfg.ImagesDir, pauseTarball), filepath.Join(c.cfg.ImagesDir, corednsTarball)); err != nil {
+	images := []string{filepath.Join(c.cfg.ImagesDir, pauseTarball)}
+	if n.netns == "" {
+		images = append(images, filepath.Join(c.cfg.ImagesDir, corednsTarball))
+	}
+	if err := importImages(ctx, c.bin("ctr"), n, images); err != nil {
 		return err
 	}
-	kubelet, err := c.start("kubelet", kubeletArgs(c.l), "PATH="+path)
+	kubelet, err := c.startOn(n, "kubelet", kubeletArgs(n), "PATH="+path)
 	if err != nil {
 		return err
 	}
@@ -218,7 +235,7 @@ func (c *Cluster) startNode(ctx context.Context) error {
 	wait, cancel = context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	err = kubelet.waitFor(wait, "node Ready", func(ctx context.Context) error {
-		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		node, err := cs.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -227,26 +244,28 @@ func (c *Cluster) startNode(ctx context.Context) error {
 				if cond.Status == corev1.ConditionTrue {
 					return nil
 				}
-				return fmt.Errorf("node %s: Ready=%s: %s", NodeName, cond.Status, cond.Message)
+				return fmt.Errorf("node %s: Ready=%s: %s", n.name, cond.Status, cond.Message)
 			}
 		}
-		return fmt.Errorf("node %s has no Ready condition yet", NodeName)
+		return fmt.Errorf("node %s has no Ready condition yet", n.name)
 	})
 	if err != nil {
 		return err
 	}
-	c.log.Info("ready", "component", "kubelet", "node", NodeName)
+	c.log.Info("ready", "component", "kubelet", "node", n.name)
 	return nil
 }
 
-// startKubeProxy starts kube-proxy (after the node is Ready: started
-// before its Node exists it exits) in nftables mode, falling back to
-// iptables mode if nftables does not sync, then waits for the default
+// startKubeProxy starts kube-proxy on each node (after the nodes are
+// Ready: started before its Node exists it exits): on the first in
+// nftables mode, falling back to iptables mode if nftables does not sync,
+// on the worker in the mode that worked. Then it waits for the default
 // ServiceAccount, without which no pod of namespace default is admitted.
 func (c *Cluster) startKubeProxy(ctx context.Context) error {
 	var errs []error
+	nodes := c.nodes()
 	for _, mode := range []string{"nftables", "iptables"} {
-		err := c.tryKubeProxy(ctx, mode)
+		err := c.tryKubeProxy(ctx, nodes[0], mode)
 		if err == nil {
 			c.ProxyMode = mode
 			break
@@ -256,6 +275,11 @@ func (c *Cluster) startKubeProxy(ctx context.Context) error {
 	}
 	if c.ProxyMode == "" {
 		return errors.Join(errs...)
+	}
+	for _, n := range nodes[1:] {
+		if err := c.tryKubeProxy(ctx, n, c.ProxyMode); err != nil {
+			return err
+		}
 	}
 	cs, err := kubernetes.NewForConfig(c.rest)
 	if err != nil {
@@ -281,28 +305,32 @@ func (c *Cluster) startKubeProxy(ctx context.Context) error {
 	}
 }
 
-func (c *Cluster) tryKubeProxy(ctx context.Context, mode string) error {
-	conf, err := kubeProxyConfig(c.l, mode)
+func (c *Cluster) tryKubeProxy(ctx context.Context, n node, mode string) error {
+	conf, err := kubeProxyConfig(n, mode)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.l.config("kube-proxy.yaml"), conf, 0o600); err != nil {
+	if err := os.WriteFile(n.l.config("kube-proxy.yaml"), conf, 0o600); err != nil {
 		return fmt.Errorf("kube-proxy config: %w", err)
 	}
-	p, err := c.start("kube-proxy", []string{"--config=" + c.l.config("kube-proxy.yaml")})
+	p, err := c.startOn(n, "kube-proxy", []string{"--config=" + n.l.config("kube-proxy.yaml")})
 	if err != nil {
 		return err
 	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err = p.waitFor(wait, "healthz", httpOK(&http.Client{Timeout: time.Second}, "http://127.0.0.1:10256/healthz"))
+	healthz := "http://" + n.healthzHost() + ":10256/healthz"
+	err = p.waitFor(wait, "healthz", httpOK(&http.Client{Timeout: time.Second}, healthz))
 	if err == nil {
-		c.log.Info("ready", "component", "kube-proxy", "mode", mode)
+		c.log.Info("ready", "component", "kube-proxy", "node", n.name, "mode", mode)
 		return nil
 	}
 	stopPID(p.pid, stopGrace)
 	<-p.done
-	if cleanErr := cleanKubeProxyRules(ctx, c.l); cleanErr != nil {
+	if n.netns != "" {
+		return err // its rules go with its namespace
+	}
+	if cleanErr := cleanKubeProxyRules(ctx, n.l); cleanErr != nil {
 		err = errors.Join(err, cleanErr)
 	}
 	return err
@@ -323,13 +351,22 @@ func (c *Cluster) ClientNetns() string { return ClientNetns }
 // StateDir is the cluster's state directory (logs are in its logs/).
 func (c *Cluster) StateDir() string { return c.l.dir }
 
-// ImportImages loads image tarballs (docker or OCI archives) into
-// containerd's k8s.io namespace, where pods with imagePullPolicy: Never
-// find them.
+// ImportImages loads image tarballs (docker or OCI archives) into every
+// node's containerd, in its k8s.io namespace, where pods with
+// imagePullPolicy: Never find them.
 func (c *Cluster) ImportImages(ctx context.Context, tarballs ...string) error {
+	for _, n := range c.nodes() {
+		if err := importImages(ctx, c.bin("ctr"), n, tarballs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func importImages(ctx context.Context, ctr string, n node, tarballs []string) error {
 	for _, t := range tarballs {
-		if err := run(ctx, c.bin("ctr"), "--address", c.l.containerdSocket(), "-n", k8sNamespace, "images", "import", t); err != nil {
-			return fmt.Errorf("importing %s: %w", t, err)
+		if err := run(ctx, ctr, "--address", n.l.containerdSocket(), "-n", k8sNamespace, "images", "import", t); err != nil {
+			return fmt.Errorf("importing %s on %s: %w", t, n.name, err)
 		}
 	}
 	return nil
@@ -374,11 +411,23 @@ func (c *Cluster) saveLogs() {
 		c.log.Warn("saving logs", "err", err)
 		return
 	}
-	logs, _ := filepath.Glob(filepath.Join(c.l.logs(), "*.log"))
+	for _, n := range c.nodes() {
+		c.saveLogsOf(n, dest)
+	}
+}
+
+// saveLogsOf copies a node's logs (the first node's are the control
+// plane's too); the worker's are named <WorkerName>-<component>.log.
+func (c *Cluster) saveLogsOf(n node, dest string) {
+	prefix := ""
+	if n.netns != "" {
+		prefix = n.name + "-"
+	}
+	logs, _ := filepath.Glob(filepath.Join(n.l.logs(), "*.log"))
 	for _, f := range logs {
 		data, err := os.ReadFile(f)
 		if err == nil {
-			err = os.WriteFile(filepath.Join(dest, filepath.Base(f)), data, 0o600) //nolint:gosec // the caller's log directory
+			err = os.WriteFile(filepath.Join(dest, prefix+filepath.Base(f)), data, 0o600) //nolint:gosec // the caller's log directory
 		}
 		if err != nil {
 			c.log.Warn("saving logs", "err", err)

@@ -103,8 +103,29 @@ func TestConfigs(t *testing.T) {
 		}
 	}
 
+	for _, n := range []node{firstNode(l), workerNode(l)} {
+		checkNodeConfigs(t, l, n)
+	}
+	w := workerNode(l)
+	if args := kubeletArgs(w); !slices.Contains(args, "--register-with-taints="+WorkerTaint+":NoSchedule") ||
+		!slices.Contains(args, "--node-ip="+WorkerIP) || !slices.Contains(args, "--root-dir="+l.path("n2", "kubelet")) {
+		t.Errorf("the worker's kubelet args = %v", args)
+	}
+	if bin, args := w.command("/bin/kubelet", []string{"-v"}); bin != "nsenter" || !slices.Equal(args, []string{"--net=/run/netns/" + WorkerNetns, "--", "/bin/kubelet", "-v"}) {
+		t.Errorf("the worker runs %s %v, want the kubelet in its namespace", bin, args)
+	}
+	if args := kubeletArgs(firstNode(l)); slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--register-with-taints") }) {
+		t.Errorf("the first node is tainted: %v", args)
+	}
+}
+
+// checkNodeConfigs checks a node's kubelet, kube-proxy and CNI configs:
+// its address, cgroup root, socket and pod subnet, every path below its
+// own directory.
+func checkNodeConfigs(t *testing.T, l layout, n node) {
+	t.Helper()
 	var kubelet map[string]any
-	data, err := kubeletConfig(l)
+	data, err := kubeletConfig(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +133,28 @@ func TestConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]any{
-		"cgroupDriver": "cgroupfs", "failCgroupV1": false, "cgroupRoot": CgroupRoot,
-		"containerRuntimeEndpoint": "unix://" + l.containerdSocket(), "address": NodeIP,
-		"imageGCHighThresholdPercent": float64(100),
+		"cgroupDriver": "cgroupfs", "failCgroupV1": false, "cgroupRoot": n.cgroupRoot,
+		"containerRuntimeEndpoint": "unix://" + n.l.containerdSocket(), "address": n.ip,
+		"imageGCHighThresholdPercent": float64(100), "podLogsDir": n.l.podLogs(),
 	} {
 		if kubelet[key] != want {
-			t.Errorf("kubelet %s = %v, want %v", key, kubelet[key], want)
+			t.Errorf("%s: kubelet %s = %v, want %v", n.name, key, kubelet[key], want)
 		}
+	}
+	if !strings.HasPrefix(n.cgroupRoot, CgroupRoot) || !strings.HasPrefix(n.l.dir, l.dir) {
+		t.Errorf("%s: cgroup root %s and directory %s must be below %s and %s, which Clean removes", n.name, n.cgroupRoot, n.l.dir, CgroupRoot, l.dir)
+	}
+
+	var proxy map[string]any
+	if data, err = kubeProxyConfig(n, "nftables"); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &proxy); err != nil {
+		t.Fatal(err)
+	}
+	if proxy["hostnameOverride"] != n.name || proxy["healthzBindAddress"] != n.healthzHost()+":10256" ||
+		!slices.Equal(proxy["nodePortAddresses"].([]any), []any{n.ip + "/32"}) {
+		t.Errorf("%s: kube-proxy config = %s", n.name, data)
 	}
 
 	var conflist struct {
@@ -133,7 +169,7 @@ func TestConfigs(t *testing.T) {
 			} `json:"ipam"`
 		} `json:"plugins"`
 	}
-	data, err = cniConflist(l)
+	data, err = cniConflist(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +178,8 @@ func TestConfigs(t *testing.T) {
 	}
 	bridge := conflist.Plugins[0]
 	if conflist.Name != CNINetwork || bridge.Type != "bridge" || bridge.Bridge != CNIBridge || !bridge.HairpinMode ||
-		bridge.IPAM.Ranges[0][0].Subnet != PodSubnet || !strings.HasPrefix(bridge.IPAM.DataDir, l.dir+"/") {
-		t.Errorf("conflist = %s", data)
+		bridge.IPAM.Ranges[0][0].Subnet != n.podSubnet || !strings.HasPrefix(bridge.IPAM.DataDir, n.l.dir+"/") {
+		t.Errorf("%s: conflist = %s", n.name, data)
 	}
 }
 
@@ -152,7 +188,8 @@ func TestConfigs(t *testing.T) {
 // harness use.
 func TestPKI(t *testing.T) {
 	l := layout{dir: t.TempDir()}
-	if err := writePKI(l); err != nil {
+	nodes := []node{firstNode(l), workerNode(l)}
+	if err := writePKI(l, nodes); err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
@@ -165,12 +202,32 @@ func TestPKI(t *testing.T) {
 			t.Errorf("API server certificate for %s: %v", name, err)
 		}
 	}
-	kubelet := readCert(t, l.pkiFile("kubelet.crt"))
-	if !slices.ContainsFunc(kubelet.IPAddresses, func(ip net.IP) bool { return ip.Equal(net.ParseIP(NodeIP)) }) {
-		t.Errorf("kubelet certificate IPs %v lack %s", kubelet.IPAddresses, NodeIP)
+	for _, n := range nodes {
+		kubelet := readCert(t, n.l.pkiFile("kubelet.crt"))
+		if !slices.ContainsFunc(kubelet.IPAddresses, func(ip net.IP) bool { return ip.Equal(net.ParseIP(n.ip)) }) {
+			t.Errorf("%s: kubelet certificate IPs %v lack %s", n.name, kubelet.IPAddresses, n.ip)
+		}
+		checkIdentities(t, n.l, roots, nodeIdentities(n))
 	}
+	if cn := readCert(t, workerNode(l).l.pkiFile("kubelet-client.crt")).Subject.CommonName; cn != "system:node:"+WorkerName {
+		t.Errorf("the worker's kubelet is %s, want system:node:%s (the Node authorizer knows it by its name)", cn, WorkerName)
+	}
+	checkIdentities(t, l, roots, identities())
+	for _, f := range []string{"sa.key", "admin.key"} {
+		info, err := os.Stat(filepath.Join(l.pki(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, info.Mode())
+		}
+	}
+}
 
-	for _, id := range identities() {
+// checkIdentities checks client certificates and their kubeconfigs below l.
+func checkIdentities(t *testing.T, l layout, roots *x509.CertPool, ids []identity) {
+	t.Helper()
+	for _, id := range ids {
 		cert := readCert(t, l.pkiFile(id.file+".crt"))
 		if cert.Subject.CommonName != id.cn || !slices.Equal(cert.Subject.Organization, id.orgs) {
 			t.Errorf("%s: subject %v, want CN=%s O=%v", id.file, cert.Subject, id.cn, id.orgs)
@@ -187,15 +244,6 @@ func TestPKI(t *testing.T) {
 		}
 		if rc.Host != l.apiServerURL() || rc.CertFile != l.pkiFile(id.file+".crt") || rc.CAFile != l.pkiFile("ca.crt") {
 			t.Errorf("%s kubeconfig: host %s cert %s CA %s", id.kubeconfig, rc.Host, rc.CertFile, rc.CAFile)
-		}
-	}
-	for _, f := range []string{"sa.key", "admin.key"} {
-		info, err := os.Stat(filepath.Join(l.pki(), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", f, info.Mode())
 		}
 	}
 }

@@ -148,11 +148,12 @@ func containerdConfig(l layout, cniBinDir string) string {
 	}, "\n")
 }
 
-// cniConflist is the pods' network: the bridge plugin on CNIBridge (the
-// pods' gateway, hairpin mode so a pod reaches itself through its
-// Service), host-local from PodSubnet with its state under the state
-// directory, and portmap for hostPorts. No ipMasq: nothing leaves the node.
-func cniConflist(l layout) ([]byte, error) {
+// cniConflist is a node's pods' network: the bridge plugin on CNIBridge
+// (the pods' gateway, hairpin mode so a pod reaches itself through its
+// Service), host-local from the node's pod subnet with its state under
+// the node's directory, and portmap for hostPorts. No ipMasq: a pod's
+// address is routed as it is, to the other node or to the client.
+func cniConflist(n node) ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       CNINetwork,
@@ -165,9 +166,9 @@ func cniConflist(l layout) ([]byte, error) {
 				"hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": PodSubnet, "gateway": PodGateway}}},
+					"ranges":  [][]map[string]string{{{"subnet": n.podSubnet, "gateway": n.podGateway}}},
 					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": l.cniDataDir(),
+					"dataDir": n.l.cniDataDir(),
 				},
 			},
 			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
@@ -180,23 +181,25 @@ func cniConflist(l layout) ([]byte, error) {
 	return data, nil
 }
 
-// kubeletConfig is the KubeletConfiguration (JSON is YAML): cgroupfs on
-// cgroups v1 below CgroupRoot, containerd's socket, webhook authn/authz
-// with the cluster CA, its serving certificate, kube-dns as the pods'
-// resolver (DNSServiceIP, ClusterDomain; dns.go), and
-// eviction and image GC thresholds low enough for a busy CI disk.
-func kubeletConfig(l layout) ([]byte, error) {
+// kubeletConfig is a node's KubeletConfiguration (JSON is YAML): cgroupfs
+// on cgroups v1 below the node's cgroup root, its containerd's socket,
+// webhook authn/authz with the cluster CA, its serving certificate,
+// kube-dns as the pods' resolver (DNSServiceIP, ClusterDomain; dns.go),
+// its taint, and eviction and image GC thresholds low enough for a busy
+// CI disk.
+func kubeletConfig(n node) ([]byte, error) {
+	l := n.l
 	sock := "unix://" + l.containerdSocket()
 	conf := map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
 		"kind":                     "KubeletConfiguration",
-		"address":                  NodeIP,
+		"address":                  n.ip,
 		"port":                     10250,
 		"readOnlyPort":             0,
 		"healthzBindAddress":       "127.0.0.1",
 		"healthzPort":              10248,
 		"cgroupDriver":             "cgroupfs",
-		"cgroupRoot":               CgroupRoot,
+		"cgroupRoot":               n.cgroupRoot,
 		"cgroupsPerQOS":            true,
 		"failCgroupV1":             false,
 		"failSwapOn":               false,
@@ -236,29 +239,34 @@ func kubeletConfig(l layout) ([]byte, error) {
 	return data, nil
 }
 
-func kubeletArgs(l layout) []string {
-	return []string{
-		"--config=" + l.config("kubelet.yaml"),
-		"--kubeconfig=" + l.kubeconfig("kubelet"),
-		"--root-dir=" + l.kubeletRoot(),
-		"--node-ip=" + NodeIP,
-		"--hostname-override=" + NodeName,
-		"--cert-dir=" + l.path("kubelet-certs"),
+func kubeletArgs(n node) []string {
+	args := []string{
+		"--config=" + n.l.config("kubelet.yaml"),
+		"--kubeconfig=" + n.l.kubeconfig("kubelet"),
+		"--root-dir=" + n.l.kubeletRoot(),
+		"--node-ip=" + n.ip,
+		"--hostname-override=" + n.name,
+		"--cert-dir=" + n.l.path("kubelet-certs"),
 	}
+	if n.taint != "" {
+		args = append(args, "--register-with-taints="+n.taint)
+	}
+	return args
 }
 
-// kubeProxyConfig is the KubeProxyConfiguration: the given mode, NodePorts
-// on the node's address only, and conntrack sysctls left as they are.
-func kubeProxyConfig(l layout, mode string) ([]byte, error) {
+// kubeProxyConfig is a node's KubeProxyConfiguration: the given mode,
+// NodePorts on the node's address only, and conntrack sysctls left as
+// they are.
+func kubeProxyConfig(n node, mode string) ([]byte, error) {
 	conf := map[string]any{
 		"apiVersion":         "kubeproxy.config.k8s.io/v1alpha1",
 		"kind":               "KubeProxyConfiguration",
 		"mode":               mode,
-		"clientConnection":   map[string]string{"kubeconfig": l.kubeconfig("kube-proxy")},
-		"hostnameOverride":   NodeName,
+		"clientConnection":   map[string]string{"kubeconfig": n.l.kubeconfig("kube-proxy")},
+		"hostnameOverride":   n.name,
 		"clusterCIDR":        ClusterCIDR,
-		"nodePortAddresses":  []string{NodeIP + "/32"},
-		"healthzBindAddress": "127.0.0.1:10256",
+		"nodePortAddresses":  []string{n.ip + "/32"},
+		"healthzBindAddress": n.healthzHost() + ":10256",
 		"metricsBindAddress": "127.0.0.1:10249",
 		"conntrack": map[string]any{
 			"maxPerCore":            0,
@@ -276,14 +284,15 @@ func kubeProxyConfig(l layout, mode string) ([]byte, error) {
 	return data, nil
 }
 
-// writeConfigs writes containerd's, the CNI's and the kubelet's
-// configuration files.
-func writeConfigs(l layout, cniBinDir string) error {
-	conflist, err := cniConflist(l)
+// writeConfigs writes a node's containerd, CNI and kubelet configuration
+// files.
+func writeConfigs(n node, cniBinDir string) error {
+	l := n.l
+	conflist, err := cniConflist(n)
 	if err != nil {
 		return err
 	}
-	kubelet, err := kubeletConfig(l)
+	kubelet, err := kubeletConfig(n)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,23 @@ const (
 	k8sNamespace = "k8s.io"
 )
 
+// The worker node (Config.Worker): its own network namespace on the node
+// network, reached from the root namespace through the veth WorkerNetns
+// in LANBridge (named LANBridge inside, so that MetalLB's L2Advertisement
+// names the same interface on both nodes).
+const (
+	WorkerName       = "weft-e2e-node2"
+	WorkerIP         = "192.0.2.11"
+	WorkerNetns      = "weft-e2e-node2"
+	WorkerPodSubnet  = "198.18.1.0/24"
+	WorkerPodGateway = "198.18.1.1"
+	// WorkerTaint keeps pods off the worker (NoSchedule) unless they
+	// tolerate it, so that only the scenarios that ask for it span nodes.
+	WorkerTaint = "weft.dev/e2e-worker=true"
+	// workerDir is the worker's directory below the state directory.
+	workerDir = "n2"
+)
+
 // DefaultStateDir is the state directory when neither Config.StateDir nor
 // $WEFT_E2E_DIR names one.
 const DefaultStateDir = "/var/lib/weft-e2e"
@@ -76,6 +93,10 @@ type Config struct {
 	// LogDir, if set, receives a copy of the components' logs when Down
 	// runs or Up fails, before the state directory goes.
 	LogDir string
+	// Worker adds a second node (WorkerName) in its own network
+	// namespace, tainted WorkerTaint, with direct routes between the two
+	// nodes' pod subnets.
+	Worker bool
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -144,9 +165,9 @@ func checkStateDir(dir string) error {
 	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir {
 		return fmt.Errorf("cluster config: StateDir %q must be a clean absolute path", dir)
 	}
-	// containerd's shim sockets live in <dir>/containerd/s/<64 hex>: a
-	// unix socket path has at most 107 bytes.
-	if max := maxSocketDir - len("/containerd/s"); len(dir) > max {
+	// containerd's shim sockets live in <dir>/n2/containerd/s/<64 hex>
+	// (the worker's): a unix socket path has at most 107 bytes.
+	if max := maxSocketDir - len("/"+workerDir+"/containerd/s"); len(dir) > max {
 		return fmt.Errorf("cluster config: StateDir %q is longer than %d bytes, too long for containerd's shim sockets below it", dir, max)
 	}
 	if !strings.HasPrefix(filepath.Base(dir), namePrefix) {

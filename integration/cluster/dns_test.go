@@ -74,7 +74,7 @@ func TestDNSManifest(t *testing.T) {
 		}
 	}
 
-	data, err := kubeletConfig(layout{dir: "/var/lib/weft-e2e"})
+	data, err := kubeletConfig(firstNode(layout{dir: "/var/lib/weft-e2e"}))
 	if err != nil {
 		t.Fatal(err)
 	}

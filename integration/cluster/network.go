@@ -31,11 +31,16 @@ const (
 func unreachableRanges() []string { return []string{"192.0.2.0/24", "198.18.0.0/15"} }
 
 // lanRoutes are the parts of the node network routed to LANBridge from the
-// root namespace: the client and MetalLB's pool. The bridge's address
-// carries no /24 prefix route, because the machine's own uplink may sit in
-// 192.0.2.0/24 too (it does on the CI machine): a second /24 route would
-// race it.
-func lanRoutes() []string { return []string{ClientIP + "/32", "192.0.2.240/28", ServiceCIDR} }
+// root namespace: the client, the worker node and MetalLB's pool. The
+// bridge's address carries no /24 prefix route, because the machine's own
+// uplink may sit in 192.0.2.0/24 too (it does on the CI machine): a second
+// /24 route would race it.
+func lanRoutes() []string {
+	return []string{ClientIP + "/32", WorkerIP + "/32", "192.0.2.240/28", ServiceCIDR}
+}
+
+// workerLink is the root namespace's end of the worker's veth.
+const workerLink = "weft-e2e-node2"
 
 // sysctl values the cluster needs, and those the kubelet sets by itself
 // (saved so that Clean restores them).
@@ -161,9 +166,10 @@ func checkAddressesFree() error {
 }
 
 // setUpNetwork makes the unreachable routes, the node network's bridge
-// with the node's address, and the external client's namespace on it.
-// The pods' bridge is the CNI bridge plugin's to make.
-func setUpNetwork() error {
+// with the node's address, the external client's namespace on it and,
+// with worker, the worker node's. The pods' bridges are the CNI bridge
+// plugin's to make.
+func setUpNetwork(worker bool) error {
 	if err := checkAddressesFree(); err != nil {
 		return err
 	}
@@ -194,7 +200,13 @@ func setUpNetwork() error {
 			return fmt.Errorf("network: route %s dev %s: %w", r, LANBridge, err)
 		}
 	}
-	return setUpClient(lan)
+	if err := setUpClient(lan); err != nil {
+		return err
+	}
+	if worker {
+		return setUpWorker(lan)
+	}
+	return nil
 }
 
 // setUpClient makes ClientNetns with a veth into the bridge, ClientIP and
@@ -268,14 +280,16 @@ func newNamedNetns(name string) (netns.NsHandle, error) {
 	return ns, nil
 }
 
-// tearDownNetwork removes the client namespace, every link named
+// tearDownNetwork removes the client's and worker's namespaces, every link named
 // weft-e2e* (and veths still enslaved to one of those bridges), and the
 // unreachable routes. Missing pieces are not errors.
 func tearDownNetwork() error {
 	var errs []error
-	if _, err := os.Stat(filepath.Join("/run/netns", ClientNetns)); err == nil {
-		if err := netns.DeleteNamed(ClientNetns); err != nil {
-			errs = append(errs, fmt.Errorf("network: deleting namespace %s: %w", ClientNetns, err))
+	for _, name := range []string{ClientNetns, WorkerNetns} {
+		if netnsExists(name) {
+			if err := netns.DeleteNamed(name); err != nil {
+				errs = append(errs, fmt.Errorf("network: deleting namespace %s: %w", name, err))
+			}
 		}
 	}
 	links, err := netlink.LinkList()

@@ -30,17 +30,24 @@ type identity struct {
 	kubeconfig string // <state>/<kubeconfig>.kubeconfig, "" for none
 }
 
-// identities are the clients of the API server (and the API server's own
-// client of the kubelet), with the users and groups RBAC's bootstrap
-// policy binds.
+// identities are the control plane's clients of the API server (and the
+// API server's own client of the kubelet), with the users and groups
+// RBAC's bootstrap policy binds.
 func identities() []identity {
 	return []identity{
 		{file: "admin", cn: "weft-e2e-admin", orgs: []string{"system:masters"}, kubeconfig: "admin"},
 		{file: "controller-manager", cn: "system:kube-controller-manager", kubeconfig: "controller-manager"},
 		{file: "scheduler", cn: "system:kube-scheduler", kubeconfig: "scheduler"},
-		{file: "kube-proxy", cn: "system:kube-proxy", kubeconfig: "kube-proxy"},
-		{file: "kubelet-client", cn: "system:node:" + NodeName, orgs: []string{"system:nodes"}, kubeconfig: "kubelet"},
 		{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}},
+	}
+}
+
+// nodeIdentities are a node's clients: its kubelet (the Node authorizer
+// knows it by its name) and its kube-proxy.
+func nodeIdentities(n node) []identity {
+	return []identity{
+		{file: "kube-proxy", cn: "system:kube-proxy", kubeconfig: "kube-proxy"},
+		{file: "kubelet-client", cn: "system:node:" + n.name, orgs: []string{"system:nodes"}, kubeconfig: "kubelet"},
 	}
 }
 
@@ -51,8 +58,9 @@ type ca struct {
 }
 
 // writePKI makes the CA, the serving and client certificates, the
-// service-account key and the kubeconfigs under the state directory.
-func writePKI(l layout) error {
+// service-account key and the kubeconfigs under the state directory, and
+// each node's (with a copy of the CA certificate) under its directory.
+func writePKI(l layout, nodes []node) error {
 	if err := os.MkdirAll(l.pki(), 0o700); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -63,28 +71,11 @@ func writePKI(l layout) error {
 	if err := writePEM(l.pkiFile("ca.crt"), "CERTIFICATE", authority.cert.Raw); err != nil {
 		return err
 	}
-	serving := []struct {
-		file string
-		cn   string
-		dns  []string
-		ips  []string
-	}{
-		{
-			file: "apiserver", cn: "kube-apiserver",
-			dns: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"},
-			ips: []string{APIServerServiceIP, NodeIP, "127.0.0.1"},
-		},
-		{file: "kubelet", cn: NodeName, dns: []string{NodeName, "localhost"}, ips: []string{NodeIP, "127.0.0.1"}},
-	}
-	for _, s := range serving {
-		tmpl := leafTemplate(s.cn, nil, x509.ExtKeyUsageServerAuth)
-		tmpl.DNSNames = s.dns
-		for _, ip := range s.ips {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
-		}
-		if err := authority.issue(l, s.file, tmpl); err != nil {
-			return err
-		}
+	apiserver := leafTemplate("kube-apiserver", nil, x509.ExtKeyUsageServerAuth)
+	apiserver.DNSNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"}
+	apiserver.IPAddresses = []net.IP{net.ParseIP(APIServerServiceIP), net.ParseIP(NodeIP), net.ParseIP("127.0.0.1")}
+	if err := authority.issue(l, "apiserver", apiserver); err != nil {
+		return err
 	}
 	for _, id := range identities() {
 		if err := authority.issue(l, id.file, leafTemplate(id.cn, id.orgs, x509.ExtKeyUsageClientAuth)); err != nil {
@@ -97,6 +88,11 @@ func writePKI(l layout) error {
 			return err
 		}
 	}
+	for _, n := range nodes {
+		if err := authority.writeNodePKI(n); err != nil {
+			return err
+		}
+	}
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("pki: service-account key: %w", err)
@@ -106,6 +102,31 @@ func writePKI(l layout) error {
 		return fmt.Errorf("pki: service-account key: %w", err)
 	}
 	return writePEM(l.pkiFile("sa.key"), "EC PRIVATE KEY", der)
+}
+
+// writeNodePKI writes the kubelet's serving certificate (the API server
+// checks it against the node's address), the node's client certificates
+// and kubeconfigs, and the CA certificate into the node's directory.
+func (a *ca) writeNodePKI(n node) error {
+	l := n.l
+	if err := writePEM(l.pkiFile("ca.crt"), "CERTIFICATE", a.cert.Raw); err != nil {
+		return err
+	}
+	tmpl := leafTemplate(n.name, nil, x509.ExtKeyUsageServerAuth)
+	tmpl.DNSNames = []string{n.name, "localhost"}
+	tmpl.IPAddresses = []net.IP{net.ParseIP(n.ip), net.ParseIP("127.0.0.1")}
+	if err := a.issue(l, "kubelet", tmpl); err != nil {
+		return err
+	}
+	for _, id := range nodeIdentities(n) {
+		if err := a.issue(l, id.file, leafTemplate(id.cn, id.orgs, x509.ExtKeyUsageClientAuth)); err != nil {
+			return err
+		}
+		if err := writeKubeconfig(l, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newCA() (*ca, error) {
