@@ -30,7 +30,7 @@ CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_GEN_VERSION)
 ENVTEST_K8S_VERSION := v1.37.2
 ENVTEST_ASSETS      := $(BIN)/envtest/$(ENVTEST_K8S_VERSION)
 
-# The one-node cluster's binaries (Kubernetes, etcd, containerd), built from
+# The e2e cluster's binaries (Kubernetes, etcd, containerd), built from
 # source by hack/cluster-bins.sh into bin/cluster/<version> (docs/e2e.md).
 CLUSTER_BINS := $(BIN)/cluster/$(ENVTEST_K8S_VERSION)
 
@@ -95,7 +95,7 @@ cluster-bins: ## Build (once) the e2e cluster's Kubernetes, etcd and containerd 
 	@K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_DIR=$(ENVTEST_ASSETS) CLUSTER_BIN_DIR=$(CLUSTER_BINS) hack/cluster-bins.sh >/dev/null
 
 .PHONY: e2e
-e2e: build images e2e-images cluster-bins ## Bring up a real one-node Kubernetes (root), install Weft with its chart, run the scenarios of integration/e2e, tear it all down (see docs/e2e.md).
+e2e: build images e2e-images cluster-bins ## Bring up a real two-node Kubernetes (root), install Weft with its chart, run the scenarios of integration/e2e, tear it all down (see docs/e2e.md).
 	WEFT_E2E_BIN=$(BIN) WEFT_E2E_VERSION=$(VERSION) $(GO) test $(GOFLAGS) -tags e2e -count=1 -timeout 40m -v ./integration/e2e/ || \
 		{ $(GO) test -tags e2e -count=1 -run '^TestClean$$' ./integration/cluster/ >/dev/null 2>&1; exit 1; }
 

@@ -79,9 +79,10 @@ func TestCleanAfterCrash(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	if os.Getenv("WEFT_E2E_CRASH_CHILD") == "1" {
-		// The child: bring the cluster up with a pod running (so that
-		// there are shims, mounts, a pod netns and cgroups), say so, and
-		// wait to be killed.
+		// The child: bring the cluster up, worker included, with a pod
+		// running (so that there are shims, mounts, a pod netns and
+		// cgroups), say so, and wait to be killed.
+		cfg.Worker = true
 		c, err := Up(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +138,9 @@ func TestCleanAfterCrash(t *testing.T) {
 	}
 	if pids := processesMentioning(layout{dir: cfg.StateDir}.containerdSocket()); len(pids) == 0 {
 		t.Fatal("the crashed run left no shim behind; the test proves nothing")
+	}
+	if _, ok := pidFromFile(workerNode(layout{dir: cfg.StateDir}).l, "kubelet"); !ok || !netnsExists(WorkerNetns) {
+		t.Fatal("the crashed run left no worker behind; the test proves nothing")
 	}
 	if mounts, _ := mountsBelow(cfg.StateDir); len(mounts) == 0 {
 		t.Fatal("the crashed run left no mount behind; the test proves nothing")

@@ -1,6 +1,19 @@
 package cluster
 
-import "path/filepath"
+import (
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// OnWorker places a pod on the worker node: it selects the node and
+// tolerates its taint.
+func OnWorker(spec *corev1.PodSpec) {
+	key, value, _ := strings.Cut(WorkerTaint, "=")
+	spec.NodeSelector = map[string]string{corev1.LabelHostname: WorkerName}
+	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: key, Value: value, Effect: corev1.TaintEffectNoSchedule})
+}
 
 // node is one kubelet's machine. The first node shares the root network
 // namespace with the control plane; the worker (Config.Worker) is a

@@ -107,23 +107,22 @@ func runAppOnWorker(ctx context.Context, t *testing.T, cs kubernetes.Interface) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, value, _ := strings.Cut(WorkerTaint, "=")
+	spec := corev1.PodSpec{
+		TerminationGracePeriodSeconds: new(int64),
+		Containers: []corev1.Container{{
+			Name: "app", Image: appImage, ImagePullPolicy: corev1.PullNever,
+			Args:  []string{"serve", "--http-port", "8080"},
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1,
+			},
+		}},
+	}
+	OnWorker(&spec)
 	pod, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "on-worker", Labels: labels},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: new(int64),
-			NodeSelector:                  map[string]string{"kubernetes.io/hostname": WorkerName},
-			Tolerations:                   []corev1.Toleration{{Key: key, Value: value, Effect: corev1.TaintEffectNoSchedule}},
-			Containers: []corev1.Container{{
-				Name: "app", Image: appImage, ImagePullPolicy: corev1.PullNever,
-				Args:  []string{"serve", "--http-port", "8080"},
-				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
-					PeriodSeconds: 1,
-				},
-			}},
-		},
+		Spec:       spec,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func namespace(t *testing.T, name string, meshed bool) {
 
 // appDeployment is a Deployment of the test app serving HTTP on 8080,
 // and its ClusterIP Service on port 80.
-func appDeployment(t *testing.T, ns, name, serviceAccount string, replicas int32) {
+func appDeployment(t *testing.T, ns, name, serviceAccount string, replicas int32, place ...placement) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	serviceAccountFor(t, ns, serviceAccount)
@@ -93,6 +93,9 @@ func appDeployment(t *testing.T, ns, name, serviceAccount string, replicas int32
 				},
 			},
 		},
+	}
+	for _, p := range place {
+		p(&d.Spec.Template.Spec)
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -130,6 +133,13 @@ func runJob(t *testing.T, ns, name, serviceAccount string, args ...string) strin
 // it succeeded.
 func runJobResult(t *testing.T, ns, name, serviceAccount string, args ...string) (string, bool) {
 	t.Helper()
+	return placedJob(t, ns, name, serviceAccount, nil, args...)
+}
+
+// placedJob is runJobResult for a Job whose pod place may move (nil: the
+// scheduler's choice, which the worker's taint keeps on the first node).
+func placedJob(t *testing.T, ns, name, serviceAccount string, place placement, args ...string) (string, bool) {
+	t.Helper()
 	serviceAccountFor(t, ns, serviceAccount)
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -146,6 +156,9 @@ func runJobResult(t *testing.T, ns, name, serviceAccount string, args ...string)
 				},
 			},
 		},
+	}
+	if place != nil {
+		place(&job.Spec.Template.Spec)
 	}
 	if err := env.client.Create(t.Context(), job); err != nil {
 		t.Fatalf("creating job %s/%s: %v", ns, name, err)

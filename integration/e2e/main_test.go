@@ -1,6 +1,6 @@
 //go:build e2e
 
-// Package e2e runs Weft on a real one-node Kubernetes built on this
+// Package e2e runs Weft on a real two-node Kubernetes built on this
 // machine (package integration/cluster, docs/e2e.md): Weft installed with
 // its own chart by weftctl, MetalLB for LoadBalancer addresses, and the
 // scenarios of the end-to-end issue, each a test. `make e2e` builds what
@@ -68,6 +68,7 @@ func run(m *testing.M) (code int, err error) {
 		StateDir:  envOr("WEFT_E2E_DIR", "/var/lib/weft-e2e"),
 		BinDir:    envOr("WEFT_E2E_CLUSTER_BIN", filepath.Join(root, "bin", "cluster", "v1.37.2")),
 		ImagesDir: envOr("WEFT_E2E_IMAGES", filepath.Join(root, "bin", "images")),
+		Worker:    true, // TestAcrossNodes; its taint keeps the other scenarios on the first node
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	start := time.Now()
