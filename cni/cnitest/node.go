@@ -247,8 +247,10 @@ func ReferencePlugins() (string, error) {
 }
 
 // newNetNS creates a network namespace named weft-t-<pid>-<kind>-<random>
-// and returns its name and path.
+// and returns its name and path, after removing those dead test
+// processes left.
 func newNetNS(kind string) (name, path string, err error) {
+	removeStaleNetNS()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name = fmt.Sprintf("weft-t-%d-%s-%s", os.Getpid(), kind, hex.EncodeToString(b[:]))
