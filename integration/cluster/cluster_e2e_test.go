@@ -202,7 +202,7 @@ func TestUpDown(t *testing.T) {
 	t.Logf("importing the app image took %s", time.Since(importStart).Round(time.Millisecond))
 
 	podStart := time.Now()
-	svc, pod := runApp(ctx, t, cs)
+	svc, pod := runApp(ctx, t, cs, "hairpin", firstNode(c.l))
 	t.Logf("pod %s Running %s after its creation, on %s", pod.Name, time.Since(podStart).Round(time.Millisecond), pod.Status.PodIP)
 
 	t.Run("external client reaches the NodePort", func(t *testing.T) {
@@ -254,13 +254,14 @@ func TestUpDown(t *testing.T) {
 	}
 }
 
-// runApp runs the test app in a pod behind a NodePort Service and waits
-// for the pod to run.
-func runApp(ctx context.Context, t *testing.T, cs kubernetes.Interface) (*corev1.Service, *corev1.Pod) {
+// runApp runs the test app in a pod named name on node n (the worker: the
+// pod tolerates its taint) behind a NodePort Service of the same name,
+// waits for the pod to be Ready and checks its node and IP.
+func runApp(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string, n node) (*corev1.Service, *corev1.Pod) {
 	t.Helper()
-	labels := map[string]string{"app": "hairpin"}
+	labels := map[string]string{"app": name}
 	svc, err := cs.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "hairpin"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeNodePort,
 			Selector: labels,
@@ -273,20 +274,24 @@ func runApp(ctx context.Context, t *testing.T, cs kubernetes.Interface) (*corev1
 	if !strings.HasPrefix(svc.Spec.ClusterIP, "198.19.0.") {
 		t.Errorf("Service got ClusterIP %s, want one in %s", svc.Spec.ClusterIP, ServiceCIDR)
 	}
+	spec := corev1.PodSpec{
+		TerminationGracePeriodSeconds: new(int64),
+		Containers: []corev1.Container{{
+			Name: "app", Image: appImage, ImagePullPolicy: corev1.PullNever,
+			Args:  []string{"serve", "--http-port", "8080"},
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1,
+			},
+		}},
+	}
+	if n.netns != "" {
+		OnWorker(&spec)
+	}
 	pod, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hairpin", Labels: labels},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: new(int64),
-			Containers: []corev1.Container{{
-				Name: "app", Image: appImage, ImagePullPolicy: corev1.PullNever,
-				Args:  []string{"serve", "--http-port", "8080"},
-				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
-					PeriodSeconds: 1,
-				},
-			}},
-		},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec:       spec,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -305,8 +310,9 @@ func runApp(ctx context.Context, t *testing.T, cs kubernetes.Interface) (*corev1
 		}
 		return "", fmt.Errorf("pod %s is %s: %+v", p.Name, p.Status.Phase, p.Status.ContainerStatuses)
 	})
-	if !strings.HasPrefix(last.Status.PodIP, "198.18.0.") {
-		t.Errorf("pod got IP %q, want one in %s", last.Status.PodIP, PodSubnet)
+	_, subnet, _ := net.ParseCIDR(n.podSubnet)
+	if last.Spec.NodeName != n.name || !subnet.Contains(net.ParseIP(last.Status.PodIP)) {
+		t.Errorf("pod %s on %s with IP %q, want %s and an IP in %s", last.Name, last.Spec.NodeName, last.Status.PodIP, n.name, n.podSubnet)
 	}
 	return svc, last
 }

@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -57,8 +55,8 @@ func TestWorker(t *testing.T) {
 	if err := c.ImportImages(ctx, filepath.Join(cfg.ImagesDir, appTarball)); err != nil {
 		t.Fatal(err)
 	}
-	_, hairpin := runApp(ctx, t, cs) // on the first node: it does not tolerate the taint
-	svc, pod := runAppOnWorker(ctx, t, cs)
+	_, hairpin := runApp(ctx, t, cs, "hairpin", firstNode(c.l))
+	svc, pod := runApp(ctx, t, cs, "on-worker", workerNode(c.l))
 
 	t.Run("the first node reaches the worker's pod by its IP", func(t *testing.T) {
 		url := "http://" + net.JoinHostPort(pod.Status.PodIP, "8080") + "/"
@@ -89,63 +87,6 @@ func TestWorker(t *testing.T) {
 			}
 		}
 	})
-}
-
-// runAppOnWorker runs the test app on the worker (it tolerates the taint
-// and selects the node) behind a NodePort Service, and waits for it.
-func runAppOnWorker(ctx context.Context, t *testing.T, cs kubernetes.Interface) (*corev1.Service, *corev1.Pod) {
-	t.Helper()
-	labels := map[string]string{"app": "on-worker"}
-	svc, err := cs.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "on-worker"},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeNodePort,
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := corev1.PodSpec{
-		TerminationGracePeriodSeconds: new(int64),
-		Containers: []corev1.Container{{
-			Name: "app", Image: appImage, ImagePullPolicy: corev1.PullNever,
-			Args:  []string{"serve", "--http-port", "8080"},
-			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-			ReadinessProbe: &corev1.Probe{
-				ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
-				PeriodSeconds: 1,
-			},
-		}},
-	}
-	OnWorker(&spec)
-	pod, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "on-worker", Labels: labels},
-		Spec:       spec,
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last *corev1.Pod
-	eventually(ctx, t, 2*time.Minute, func() (string, error) {
-		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return "", err
-		}
-		last = p
-		for _, cond := range p.Status.Conditions {
-			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-				return "", nil
-			}
-		}
-		return "", fmt.Errorf("pod %s is %s: %+v", p.Name, p.Status.Phase, p.Status.ContainerStatuses)
-	})
-	_, subnet, _ := net.ParseCIDR(WorkerPodSubnet)
-	if last.Spec.NodeName != WorkerName || !subnet.Contains(net.ParseIP(last.Status.PodIP)) {
-		t.Errorf("pod on %s with IP %q, want %s and an IP in %s", last.Spec.NodeName, last.Status.PodIP, WorkerName, WorkerPodSubnet)
-	}
-	return svc, last
 }
 
 // get returns the body of a 200 answer to GET url from the root namespace.
