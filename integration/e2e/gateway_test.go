@@ -28,6 +28,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/weftmesh/weft/install/e2e/metallb"
+	"github.com/weftmesh/weft/integration/cluster"
 )
 
 // installMetalLB applies MetalLB (L2 mode) and its address pool
@@ -53,7 +54,9 @@ func TestGatewayFromOutside(t *testing.T) {
 	requireCluster(t)
 	installMetalLB(t)
 	namespace(t, "e2e-gw", true)
-	appDeployment(t, "e2e-gw", "web", "web", 1)
+	// The backend runs on the worker, the gateway on the first node (the
+	// worker's taint): gateway to sidecar crosses the node network.
+	appDeployment(t, "e2e-gw", "web", "web", 1, cluster.OnWorker)
 
 	certPEM, keyPEM, pool := selfSigned(t, "shop.example.com")
 	secret := &corev1.Secret{
