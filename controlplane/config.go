@@ -94,7 +94,7 @@ type Config struct {
 	OutboundTrafficPolicy string
 
 	// AccessLog makes sidecars write an access log line per HTTP request
-	// to their stdout (gateways always do).
+	// and per TCP connection to their stdout (gateways always do).
 	AccessLog bool
 
 	// GatewayDeployer creates and owns the ServiceAccount, Deployment and

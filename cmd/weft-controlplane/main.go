@@ -108,7 +108,7 @@ func parseFlags(args []string) (controlplane.Config, slog.Level, error) {
 	webhookNames := fs.String("webhook-dns-names", strings.Join(cfg.WebhookDNSNames, ","), "Kubernetes mode: comma-separated DNS names for the webhook's certificate")
 	fs.StringVar(&cfg.WebhookConfigName, "webhook-config-name", cfg.WebhookConfigName, "Kubernetes mode: MutatingWebhookConfiguration whose caBundle the control plane keeps")
 	fs.StringVar(&cfg.OutboundTrafficPolicy, "outbound-traffic-policy", cfg.OutboundTrafficPolicy, "what Pods' sidecars do with a connection to a destination the mesh does not know: ALLOW_ANY (pass it through) or REGISTRY_ONLY (close it)")
-	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "sidecars write one JSON line per HTTP request to their stdout (gateways always do)")
+	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "sidecars write one JSON line per HTTP request and per TCP connection to their stdout (gateways always do)")
 	fs.StringVar(&cfg.InjectorConfigMap, "injector-configmap", cfg.InjectorConfigMap, "Kubernetes mode: <namespace>/<name> of the ConfigMap configuring injection (key config.yaml)")
 	fs.BoolVar(&cfg.GatewayDeployer, "gateway-deployer", cfg.GatewayDeployer, "Kubernetes mode: create the Deployment and LoadBalancer Service of each Gateway of class weft (false: they are made by other means)")
 	var level slog.Level

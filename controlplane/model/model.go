@@ -32,9 +32,9 @@ type Mesh struct {
 	// connection to a destination the mesh does not know: a setting of
 	// the control plane (--outbound-traffic-policy), not of the source.
 	OutboundTrafficPolicy OutboundTrafficPolicy
-	// AccessLog makes sidecars write one JSON line per HTTP request, to
-	// their stdout (`kubectl logs`): a setting of the control plane
-	// (--access-log). Gateways always do.
+	// AccessLog makes sidecars write one JSON line per HTTP request and
+	// per TCP connection, to their stdout (`kubectl logs`): a setting of
+	// the control plane (--access-log). Gateways always do.
 	AccessLog bool
 	// Ingress holds the Gateways, their TLS and TCP routes, grants and
 	// certificates (docs/gateway.md).

@@ -34,8 +34,8 @@ type Batch struct {
 	views       memo[servicePortRef, servicePortView]
 	clusters    memo[servicePortRef, outboundPair]
 	dests       memo[servicePortRef, []podDest]
-	podClusters memo[string, *cluster.Cluster] // by name (podIPCluster)
-	tcpProxies  memo[string, *listener.Filter] // by cluster (pod-IP chains)
+	podClusters memo[string, *cluster.Cluster]      // by name (podIPCluster)
+	tcpProxies  memo[tcpProxyKey, *listener.Filter] // pod-IP chains
 
 	// gateways is gateway.Resolve of the mesh, for its gateway proxies
 	// (gatewayResolution).
@@ -145,11 +145,17 @@ func (b *Batch) podIPCluster(name string, id spiffeid.ID) (*cluster.Cluster, err
 	return b.podClusters.get(name, func() (*cluster.Cluster, error) { return podIPCluster(name, id) })
 }
 
-// tcpProxy is tcpProxyFilter to cluster, built once per cluster for the
-// whole Batch's pod-IP chains; a nil Batch builds it every time.
-func (b *Batch) tcpProxy(cluster string) (*listener.Filter, error) {
+// tcpProxyKey is what a pod-IP chain's tcp_proxy depends on.
+type tcpProxyKey struct {
+	cluster string
+	logged  bool
+}
+
+// tcpProxy is tcpProxyFilter(cluster, logged), built once per cluster for
+// the whole Batch's pod-IP chains; a nil Batch builds it every time.
+func (b *Batch) tcpProxy(cluster string, logged bool) (*listener.Filter, error) {
 	if b == nil {
-		return tcpProxyFilter(cluster)
+		return tcpProxyFilter(cluster, logged)
 	}
-	return b.tcpProxies.get(cluster, func() (*listener.Filter, error) { return tcpProxyFilter(cluster) })
+	return b.tcpProxies.get(tcpProxyKey{cluster, logged}, func() (*listener.Filter, error) { return tcpProxyFilter(cluster, logged) })
 }

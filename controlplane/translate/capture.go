@@ -43,9 +43,11 @@ func captureListener(name string, port uint32, dir core.TrafficDirection) *liste
 // chains: the meshed pod IPs of dests (other than self, the pod's own)
 // on their ports take mTLS to that pod (podIPChains); anything else
 // tcp_proxy to PassthroughCluster under ALLOW_ANY (or no policy), to
-// BlackHoleCluster under REGISTRY_ONLY. Both clusters are returned
-// whatever the policy, so that switching it changes only the listener.
-func virtualOutbound(policy model.OutboundTrafficPolicy, dests [][]podDest, self netip.Addr, b *Batch) (*listener.Listener, []*cluster.Cluster, error) {
+// BlackHoleCluster under REGISTRY_ONLY (m.OutboundTrafficPolicy). Both
+// clusters are returned whatever the policy, so that switching it changes
+// only the listener. Every chain logs with m.AccessLog.
+func virtualOutbound(m *model.Mesh, dests [][]podDest, self netip.Addr, b *Batch) (*listener.Listener, []*cluster.Cluster, error) {
+	policy := m.OutboundTrafficPolicy
 	if err := policy.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -53,13 +55,13 @@ func virtualOutbound(policy model.OutboundTrafficPolicy, dests [][]podDest, self
 	if policy == model.OutboundRegistryOnly {
 		target = BlackHoleCluster
 	}
-	f, err := tcpProxyFilter(target)
+	f, err := tcpProxyFilter(target, m.AccessLog)
 	if err != nil {
 		return nil, nil, err
 	}
 	l := captureListener(VirtualOutbound, CaptureOutboundPort, core.TrafficDirection_OUTBOUND)
 	l.UseOriginalDst = wrapperspb.Bool(true)
-	podChains, podClusters, err := podIPChains(dests, self, target, b)
+	podChains, podClusters, err := podIPChains(dests, self, target, m.AccessLog, b)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -140,6 +140,8 @@ var captureCases = []goldenCase{
 	{"capture/client-registry-only", registryOnlyMesh, model.NamespacedName{Namespace: "store", Name: "client"}},
 	{"capture/strict-passthrough", captureMesh, model.NamespacedName{Namespace: "vault", Name: "safe-1"}},
 	{"capture/disable-passthrough", captureMesh, model.NamespacedName{Namespace: "legacy", Name: "old-1"}},
+	{"capture/access-log-api", captureMeshLogged, model.NamespacedName{Namespace: "store", Name: "api-1"}},
+	{"capture/access-log-client", captureMeshLogged, model.NamespacedName{Namespace: "store", Name: "client"}},
 }
 
 func TestCaptureGolden(t *testing.T) {

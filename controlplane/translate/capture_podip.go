@@ -83,9 +83,10 @@ func PodIPClusterName(id spiffeid.ID) string { return "outbound|pod||" + id.Stri
 // PassthroughCluster anyway). Each port used also gets a chain without
 // prefix_ranges to fallback: Envoy matches destination_port before the
 // destination IP and does not go back, so without it another address on
-// that port would match no chain. Within a Batch (b not nil) the clusters
-// and filters are shared by all the Pods.
-func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) ([]*listener.FilterChain, []*cluster.Cluster, error) {
+// that port would match no chain. Their tcp_proxies log when logged
+// (model.Mesh.AccessLog). Within a Batch (b not nil) the clusters and
+// filters are shared by all the Pods.
+func podIPChains(dests [][]podDest, self netip.Addr, fallback string, logged bool, b *Batch) ([]*listener.FilterChain, []*cluster.Cluster, error) {
 	type group struct {
 		port   uint32
 		target string
@@ -136,7 +137,7 @@ func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) 
 	var chains []*listener.FilterChain
 	for i, g := range groups {
 		if i == 0 || groups[i-1].port != g.port {
-			f, err := b.tcpProxy(fallback)
+			f, err := b.tcpProxy(fallback, logged)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -146,7 +147,7 @@ func podIPChains(dests [][]podDest, self netip.Addr, fallback string, b *Batch) 
 				Filters:          []*listener.Filter{f},
 			})
 		}
-		f, err := b.tcpProxy(g.target)
+		f, err := b.tcpProxy(g.target, logged)
 		if err != nil {
 			return nil, nil, err
 		}

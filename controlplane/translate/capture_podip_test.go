@@ -158,7 +158,7 @@ func TestPodIPChainsAmbiguousAddress(t *testing.T) {
 		{dest("198.18.0.1", 8080, "old"), dest("198.18.0.2", 8080, "web")},
 		{dest("198.18.0.1", 8080, "new"), dest("198.18.0.2", 8080, "web"), dest("198.18.0.1", 9090, "new")},
 	}
-	chains, clusters, err := podIPChains(dests, netip.Addr{}, PassthroughCluster, nil)
+	chains, clusters, err := podIPChains(dests, netip.Addr{}, PassthroughCluster, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestPodIPChainsAmbiguousAddress(t *testing.T) {
 
 func mustTCPProxy(t *testing.T, cluster string) *listener.Filter {
 	t.Helper()
-	f, err := tcpProxyFilter(cluster)
+	f, err := tcpProxyFilter(cluster, false)
 	if err != nil {
 		t.Fatal(err)
 	}

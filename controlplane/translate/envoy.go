@@ -31,20 +31,26 @@ func socketAddress(addr netip.Addr, port uint32) *core.Address {
 	}}}
 }
 
-// tcpProxyFilter is the network filter that sends a connection to cluster.
-func tcpProxyFilter(clusterName string) (*listener.Filter, error) {
-	cfg, err := typed(&tcpproxy.TcpProxy{
+// tcpProxyFilter is the network filter that sends a connection to
+// cluster, with logged an access log to stdout (model.Mesh.AccessLog).
+func tcpProxyFilter(clusterName string, logged bool) (*listener.Filter, error) {
+	return tcpProxyNetworkFilter(&tcpproxy.TcpProxy{
 		// Envoy requires a stat prefix; the cluster name is unique per proxy.
 		StatPrefix:       clusterName,
 		ClusterSpecifier: &tcpproxy.TcpProxy_Cluster{Cluster: clusterName},
-	})
-	if err != nil {
-		return nil, err
+	}, logged)
+}
+
+// tcpProxyNetworkFilter packs tp as a tcp_proxy network filter, giving it
+// the stdout access log (one JSON line per connection) when logged.
+func tcpProxyNetworkFilter(tp *tcpproxy.TcpProxy, logged bool) (*listener.Filter, error) {
+	if logged {
+		var err error
+		if tp.AccessLog, err = stdoutAccessLogs(); err != nil {
+			return nil, err
+		}
 	}
-	return &listener.Filter{
-		Name:       wellknown.TCPProxy,
-		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
-	}, nil
+	return networkFilter(wellknown.TCPProxy, tp)
 }
 
 // oneFilterListener is a listener with one filter chain holding f, behind

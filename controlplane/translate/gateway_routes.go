@@ -21,6 +21,11 @@ import (
 
 func wrapBool(v bool) *wrapperspb.BoolValue { return wrapperspb.Bool(v) }
 
+// gatewayLogged: a gateway logs every request and connection, whatever
+// the mesh's AccessLog, which is for sidecars; its log is the record of
+// what entered the mesh.
+const gatewayLogged = true
+
 // gatewayResolution is gateway.Resolve(m), computed once per Batch.
 func (b *Batch) gatewayResolution(m *model.Mesh) *gateway.Resolution {
 	if b == nil {
@@ -68,10 +73,10 @@ func gatewayHTTPChain(name, rds string, opts gatewayOptions, ts *core.TransportS
 
 // gatewayTCPProxy is the tcp_proxy of a TLSRoute or TCPRoute in namespace
 // ns, whose rules have the backendRefs rules: to the one valid backend's
-// cluster, or weighted_clusters between several. Invalid backends (and
-// those of weight 0) get no share; with none left it returns nil, and the
-// caller leaves the chain out (connections are closed). Check reports
-// the invalid ones.
+// cluster, or weighted_clusters between several, with the stdout access
+// log that every gateway has. Invalid backends (and those of weight 0)
+// get no share; with none left it returns nil, and the caller leaves the
+// chain out (connections are closed). Check reports the invalid ones.
 func gatewayTCPProxy(m *model.Mesh, stat, kind, ns string, rules [][]gwv1.BackendRef) (*listener.Filter, []servicePortRef, error) {
 	allow := func(ref *gwv1.BackendObjectReference) bool { return gateway.BackendAllowed(m, kind, ns, ref) }
 	var bs []weightedBackend
@@ -101,7 +106,7 @@ func gatewayTCPProxy(m *model.Mesh, stat, kind, ns string, rules [][]gwv1.Backen
 		}
 		tp.ClusterSpecifier = &tcpproxy.TcpProxy_WeightedClusters{WeightedClusters: wc}
 	}
-	f, err := networkFilter(wellknown.TCPProxy, tp)
+	f, err := tcpProxyNetworkFilter(tp, gatewayLogged)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -108,7 +108,8 @@ func inboundHTTPChain(m *model.Mesh, policies []*v1alpha1.AuthorizationPolicy, n
 }
 
 // inboundTCPChain is tcp_proxy to cluster name behind the network RBAC
-// filters of policies, reduced to what TCP can evaluate.
+// filters of policies, reduced to what TCP can evaluate; it logs each
+// connection, denied ones included, with the mesh's AccessLog.
 func inboundTCPChain(m *model.Mesh, policies []*v1alpha1.AuthorizationPolicy, name string, port uint32) (inboundChain, error) {
 	rules, err := rbacRules(m.TrustDomain, policies, port, true)
 	if err != nil {
@@ -118,7 +119,7 @@ func inboundTCPChain(m *model.Mesh, policies []*v1alpha1.AuthorizationPolicy, na
 	if err != nil {
 		return inboundChain{}, err
 	}
-	f, err := tcpProxyFilter(name)
+	f, err := tcpProxyFilter(name, m.AccessLog)
 	if err != nil {
 		return inboundChain{}, err
 	}

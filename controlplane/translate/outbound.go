@@ -85,14 +85,14 @@ func serviceListener(m *model.Mesh, w *model.Workload, ref servicePortRef, addr 
 		f, err = httpFilter(listenerName, nil, m.AccessLog)
 		out.routes, out.backends = outboundRoutes(m, w, ref, listenerName)
 	} else {
-		f, err = outboundTCPProxy(clusterName, tp)
+		f, err = outboundTCPProxy(clusterName, tp, m.AccessLog)
 	}
 	if err != nil {
 		return nil, err
 	}
 	out.listener = oneFilterListener(listenerName, addr, port, f, nil)
 	if protocol == model.ProtocolAuto {
-		tcp, err := outboundTCPProxy(clusterName, tp)
+		tcp, err := outboundTCPProxy(clusterName, tp, m.AccessLog)
 		if err != nil {
 			return nil, err
 		}

@@ -95,7 +95,7 @@ func podProxy(m *model.Mesh, w *model.Workload, b *Batch) (Resources, error) {
 		return nil, err
 	}
 
-	vo, voClusters, err := virtualOutbound(m.OutboundTrafficPolicy, dests, w.Address, b)
+	vo, voClusters, err := virtualOutbound(m, dests, w.Address, b)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -196,25 +195,18 @@ func hashOn(tp *v1alpha1.TrafficPolicy) *v1alpha1.HashOn {
 // outboundTCPProxy is the tcp_proxy filter of an outbound TCP chain: that
 // of tcpProxyFilter, plus a source_ip hash policy when tp hashes on the
 // source IP (header and cookie hashes have nothing to hash on TCP).
-func outboundTCPProxy(clusterName string, tp *v1alpha1.TrafficPolicy) (*listener.Filter, error) {
+func outboundTCPProxy(clusterName string, tp *v1alpha1.TrafficPolicy, logged bool) (*listener.Filter, error) {
 	h := hashOn(tp)
 	if h == nil || !h.SourceIP {
-		return tcpProxyFilter(clusterName)
+		return tcpProxyFilter(clusterName, logged)
 	}
-	cfg, err := typed(&tcpproxy.TcpProxy{
+	return tcpProxyNetworkFilter(&tcpproxy.TcpProxy{
 		StatPrefix:       clusterName,
 		ClusterSpecifier: &tcpproxy.TcpProxy_Cluster{Cluster: clusterName},
 		HashPolicy: []*typev3.HashPolicy{{
 			PolicySpecifier: &typev3.HashPolicy_SourceIp_{SourceIp: &typev3.HashPolicy_SourceIp{}},
 		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &listener.Filter{
-		Name:       wellknown.TCPProxy,
-		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
-	}, nil
+	}, logged)
 }
 
 // routeDefaults are what a TrafficPolicy gives every route of its

@@ -15,10 +15,10 @@ import (
 // changed, and true. The others' snapshots cannot change, so Update does
 // not translate them again. It returns false, and Update translates every
 // workload, whenever anything else differs: the trust domain, the
-// outbound traffic policy, the policies, the Ingress (Gateways, their
-// routes, grants and Secrets), the list of Services or any of
-// their fields but Slices, a Service switching between a selector and
-// slices, or more than a tenth of the workloads.
+// outbound traffic policy, the access log setting, the policies, the
+// Ingress (Gateways, their routes, grants and Secrets), the list of
+// Services or any of their fields but Slices, a Service switching between
+// a selector and slices, or more than a tenth of the workloads.
 //
 // A Service counts as changed when its Slices changed or when one of its
 // endpoints is a changed workload (listed in its slices, or selected by

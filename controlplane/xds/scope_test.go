@@ -107,6 +107,8 @@ func TestAffectedBy(t *testing.T) {
 		}), true, []string{"ep-d-0", "ep-d-1", "pod-2"}},
 		{"a service's port changed", base, edit(base, func(m *model.Mesh) { m.Services[0].Ports = []model.ServicePort{{Name: "http", Port: 81}} }), false, nil},
 		{"a policy appeared", base, sliceMesh(nil, true), false, nil},
+		// Every sidecar's HTTP connection managers and tcp_proxies change.
+		{"the access log was turned on", base, edit(base, func(m *model.Mesh) { m.AccessLog = true }), false, nil},
 		{"a route's backend moved", sliceMesh(nil, true), sliceMesh(map[string]byte{"a": 7}, true), false, nil},
 		{"a service not behind a route moved", sliceMesh(nil, true), sliceMesh(map[string]byte{"d": 7}, true), true, []string{"ep-d-0", "ep-d-1", "pod-2"}},
 	}

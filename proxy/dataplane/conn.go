@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/weftmesh/weft/proxy/httpproxy"
 	"github.com/weftmesh/weft/proxy/tcpproxy"
 )
 
@@ -17,6 +18,7 @@ import (
 // local address; chains are chosen by its port and address, and ORIGINAL_DST
 // clusters dial it.
 func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net.Conn, dst netip.AddrPort) {
+	start := time.Now()
 	m := d.metrics
 	active := m.active.WithLabelValues(cfg.name)
 	active.Inc()
@@ -94,19 +96,27 @@ func (d *Dataplane) serveConn(ctx context.Context, cfg *listenerConfig, down net
 		d.http.ServeConn(ctx, chain.http, down, peer)
 		return
 	}
-	d.proxyTCP(ctx, cfg, chain, down, peer, dst)
+	d.proxyTCP(ctx, cfg, chain, down, peer, dst, start)
 }
 
-// proxyTCP joins down to an endpoint of chain's cluster.
-func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string, dst netip.AddrPort) {
+// proxyTCP joins down, accepted at start, to an endpoint of chain's
+// cluster, and writes the chain's access log line when the connection
+// ends.
+func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string, dst netip.AddrPort, start time.Time) {
 	m := d.metrics
 	chain = chain.pickCluster()
-	if !d.authorizeConn(cfg, chain, down, peer) {
+	al := newConnLog(chain.accessLog, start, peer)
+	defer al.write()
+	authz := d.authorizeConn(cfg, chain, down, peer)
+	al.authz(authz)
+	if !authz.Allowed {
 		return
 	}
+	al.upstream(chain.cluster, "")
 	log := d.log.With("listener", cfg.name, "remote", down.RemoteAddr().String())
 	cluster, set, refused := d.route(chain.cluster)
 	if refused != "" {
+		al.refused(refusedFlags[refused])
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, refused).Inc()
 		log.Info("connection refused", "reason", refused, "cluster", chain.cluster, "peer_id", peer)
 		return
@@ -121,6 +131,8 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 		// Capture listeners checked their destination on accept (admit);
 		// elsewhere it is the local address, one of the proxy's own.
 		if !cfg.captures() && d.ownAddress(dst, dst) {
+			al.upstream(chain.cluster, dst.String())
+			al.refused(httpproxy.FlagUpstreamFailure) // never dialled: it would loop
 			m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultLoop).Inc()
 			log.Info("connection refused", "reason", resultLoop, "cluster", chain.cluster, "original_dst", dst.String())
 			return
@@ -129,7 +141,9 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 	} else {
 		up, ep, upstreamPeer, err = d.connectUpstream(ctx, cfg.name, cluster, set, connPickContext(chain.hashSourceIP, down.RemoteAddr()))
 	}
+	al.upstream(chain.cluster, ep.address)
 	if err != nil {
+		al.refused(httpproxy.FlagUpstreamFailure)
 		m.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultUpstreamConnectFailed).Inc()
 		log.Info("connection refused", "reason", resultUpstreamConnectFailed, "cluster", chain.cluster, "peer_id", peer, "error", err)
 		return
@@ -148,5 +162,6 @@ func (d *Dataplane) proxyTCP(ctx context.Context, cfg *listenerConfig, chain *ch
 		ToUpstream:   counters{m.bytes.WithLabelValues(cfg.name, "to_upstream"), tc.Received},
 		ToDownstream: counters{m.bytes.WithLabelValues(cfg.name, "to_downstream"), tc.Sent},
 	})
+	al.joined(res)
 	log.Debug("connection closed", "to_upstream", res.ToUpstream, "to_downstream", res.ToDownstream, "error", err)
 }

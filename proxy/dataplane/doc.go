@@ -33,7 +33,12 @@
 // (at most one per action, compiled by package rbac), then the router with
 // an empty Router, last. A tcp_proxy may follow envoy.filters.network.rbac
 // filters, run on each connection before it goes upstream; a denied
-// connection is closed and counted with result rbac_denied. Clusters may carry
+// connection is closed and counted with result rbac_denied. A tcp_proxy's
+// access_log (StdoutAccessLog or FileAccessLog, as an HTTP connection
+// manager's) gets one line per connection when it ends (connlog.go):
+// protocol TCP, the bytes each way, the cluster and endpoint, the mTLS
+// client's SPIFFE ID, the RBAC decision and a response flag for a refused
+// one (RBAC, NC, UH, UF). Clusters may carry
 // typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
 // with explicit_http_config choosing http_protocol_options or
 // http2_protocol_options (without options of their own): HTTP listeners then

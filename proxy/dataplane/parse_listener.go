@@ -14,6 +14,7 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weftmesh/weft/proxy/accesslog"
 	"github.com/weftmesh/weft/proxy/httpproxy"
 	"github.com/weftmesh/weft/proxy/rbac"
 )
@@ -98,6 +99,9 @@ type chainConfig struct {
 	// weighted is tcp_proxy's weighted_clusters, picked per connection
 	// (gateway_tcp.go); cluster is then empty.
 	weighted []weightedCluster
+	// accessLog is tcp_proxy's access_log, a line per connection
+	// (connlog.go); nil logs nothing.
+	accessLog *accesslog.Log
 }
 
 // group returns the chains a connection of a transport protocol ("tls",
@@ -329,7 +333,8 @@ func (d *Dataplane) parseChain(p *problems, path string, fc *listenerv3.FilterCh
 		return c
 	}
 	path = field(path, "typed_config")
-	p.OnlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy", "weighted_clusters")
+	p.OnlyFields(path, &tp, "stat_prefix", "cluster", "idle_timeout", "hash_policy", "weighted_clusters", "access_log")
+	c.accessLog = parseAccessLogs(p, field(path, "access_log"), tp.GetAccessLog())
 	c.hashSourceIP = parseTCPHashPolicy(p, field(path, "hash_policy"), tp.GetHashPolicy())
 	c.cluster = tp.GetCluster()
 	c.weighted = parseTCPWeighted(p, field(path, "weighted_clusters"), tp.GetWeightedClusters(), c.cluster)

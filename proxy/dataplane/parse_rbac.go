@@ -68,11 +68,12 @@ func parseNetworkRBACFilters(p *problems, path string, filters []*listenerv3.Fil
 }
 
 // authorizeConn runs the network RBAC filters of a TCP chain on a new
-// connection, before any upstream connection is made; false when they
-// deny it, which is then counted and logged.
-func (d *Dataplane) authorizeConn(cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string) bool {
+// connection, before any upstream connection is made, and returns their
+// decision (allowed, with no reason, without filters); a denied
+// connection is counted and logged here.
+func (d *Dataplane) authorizeConn(cfg *listenerConfig, chain *chainConfig, down net.Conn, peer string) rbac.Decision {
 	if chain.authz.Len() == 0 {
-		return true
+		return rbac.Decision{Allowed: true}
 	}
 	dec := chain.authz.Evaluate(connInput(down, peer))
 	d.metrics.authz.Observe(cfg.name, dec)
@@ -80,10 +81,9 @@ func (d *Dataplane) authorizeConn(cfg *listenerConfig, chain *chainConfig, down 
 	if len(dec.Audited) > 0 {
 		log.Info("connection audited", "policies", dec.Audited, "allowed", dec.Allowed)
 	}
-	if dec.Allowed {
-		return true
+	if !dec.Allowed {
+		d.metrics.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultRBACDenied).Inc()
+		log.Info("connection refused", "reason", resultRBACDenied, "policy", dec.Policy, "authz_reason", dec.Reason)
 	}
-	d.metrics.connections.WithLabelValues(cfg.name, cfg.direction, peer, resultRBACDenied).Inc()
-	log.Info("connection refused", "reason", resultRBACDenied, "policy", dec.Policy, "authz_reason", dec.Reason)
-	return false
+	return dec
 }

@@ -15,17 +15,21 @@ import (
 // for an ORIGINAL_DST cluster: in plaintext, or over mTLS when the cluster
 // has a transport socket, returning the server's verified SPIFFE ID.
 func (d *Dataplane) dialOriginalDst(ctx context.Context, listener string, c *clusterConfig, dst netip.AddrPort) (net.Conn, upstreamPick, string, error) {
+	pick := upstreamPick{address: dst.String(), done: func() {}}
 	up, peer, err := d.dialEndpoint(ctx, listener, c, dst.String())
 	if err != nil {
-		return nil, upstreamPick{}, "", fmt.Errorf("original destination %s: %w", dst, err)
+		return nil, pick, "", fmt.Errorf("original destination %s: %w", dst, err)
 	}
-	return up, upstreamPick{address: dst.String(), done: func() {}}, peer, nil
+	return up, pick, peer, nil
 }
 
-// upstreamPick is the endpoint a connection went to.
+// upstreamPick is the endpoint a connection went to or, with an error,
+// the last one it failed to reach ("" when none was tried), for the
+// access log.
 type upstreamPick struct {
 	address string
-	// done ends the connection for the load balancer; call it once.
+	// done ends the connection for the load balancer; call it once, on
+	// success only.
 	done lb.Done
 }
 
@@ -41,6 +45,7 @@ func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clu
 	}
 	tried := make(map[string]bool, d.cfg.MaxConnectAttempts)
 	var errs []error
+	var last string
 	for attempt := range min(len(set.endpoints), d.cfg.MaxConnectAttempts) {
 		pc.Attempt = uint32(attempt)
 		address, done, ok := pickUntried(picker, set, pc, tried)
@@ -48,6 +53,7 @@ func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clu
 			break
 		}
 		tried[address] = true
+		last = address
 		conn, peer, err := d.dialEndpoint(ctx, listener, c, address)
 		if err == nil {
 			return conn, upstreamPick{address: address, done: done}, peer, nil
@@ -61,7 +67,7 @@ func (d *Dataplane) connectUpstream(ctx context.Context, listener string, c *clu
 	if len(errs) == 0 {
 		return nil, upstreamPick{}, "", errors.New("no endpoint to try")
 	}
-	return nil, upstreamPick{}, "", errors.Join(errs...)
+	return nil, upstreamPick{address: last}, "", errors.Join(errs...)
 }
 
 // pickUntried picks an endpoint not in tried, asking the balancer a few

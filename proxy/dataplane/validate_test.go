@@ -4,10 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	httpinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
 	proxyprotocolv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/proxy_protocol/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
@@ -97,6 +100,23 @@ func TestListenerValidation(t *testing.T) {
 			}})
 			return nil
 		}, []string{`listener "inbound|9000": filter_chains[0].filters[0].typed_config.weighted_clusters.clusters: want at least one cluster with a weight above zero`}},
+		{"tcp_proxy access_log", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
+			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{
+				StatPrefix: "x", ClusterSpecifier: &tcpproxyv3.TcpProxy_Cluster{Cluster: "c"},
+				AccessLog: []*accesslogv3.AccessLog{
+					{Name: "envoy.access_loggers.stdout"},
+					{Name: "router", ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(t, &routerv3.Router{})}},
+					{Name: "file", ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(t, &filev3.FileAccessLog{})}},
+				},
+				AccessLogOptions: &tcpproxyv3.TcpProxy_TcpAccessLogOptions{FlushAccessLogOnConnected: true},
+			})
+			return nil
+		}, []string{
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.access_log_options: unsupported field`,
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.access_log[0].typed_config: missing`,
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.access_log[1].typed_config: unsupported access logger "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"`,
+			`listener "inbound|9000": filter_chains[0].filters[0].typed_config.access_log[2].typed_config.path: missing`,
+		}},
 		{"tcp_proxy without cluster", func(t *testing.T, l *listenerv3.Listener) []*listenerv3.Listener {
 			setTCPProxy(t, l, &tcpproxyv3.TcpProxy{StatPrefix: "x"})
 			return nil

@@ -2,16 +2,13 @@ package httpproxy
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/weftmesh/weft/proxy/accesslog"
 	"github.com/weftmesh/weft/proxy/rbac"
 	"github.com/weftmesh/weft/proxy/tracing"
 )
@@ -23,81 +20,6 @@ const (
 	FlagDownstreamDisconnect    = "DC"
 	FlagDownstreamProtocolError = "DPE"
 )
-
-// AccessLog writes one JSON object per line for every request of the
-// listeners it is set on. It is safe for concurrent use.
-type AccessLog struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// NewAccessLog returns an access log writing to w.
-func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
-
-// NewFileAccessLogWriter returns a writer appending each Write to the
-// file at path, created if missing. The file is opened for each line, so
-// that it may be rotated and nothing needs closing; it does no I/O now.
-func NewFileAccessLogWriter(path string) io.Writer { return appendFile(path) }
-
-// AccessEntry is one line of the access log.
-type AccessEntry struct {
-	StartTime       time.Time `json:"start_time"`
-	Method          string    `json:"method"`
-	Path            string    `json:"path"`
-	Protocol        string    `json:"protocol"`
-	ResponseCode    int       `json:"response_code"`
-	ResponseFlags   string    `json:"response_flags"`
-	BytesReceived   int64     `json:"bytes_received"`
-	BytesSent       int64     `json:"bytes_sent"`
-	DurationMillis  int64     `json:"duration_ms"`
-	UpstreamHost    string    `json:"upstream_host"`
-	UpstreamCluster string    `json:"upstream_cluster"`
-	// PeerID is the verified SPIFFE ID of the downstream mTLS client.
-	PeerID     string `json:"peer_id"`
-	XRequestID string `json:"x_request_id,omitempty"`
-	// AuthzPolicy and AuthzReason tell what the listener's RBAC filters
-	// decided: the DENY policy key and "denied", "" and "not_allowed", or
-	// the ALLOW policy key and "allowed"; AuthzAudit lists the AUDIT
-	// (LOG) policies that matched, joined with ",". Empty without RBAC
-	// filters.
-	AuthzPolicy string `json:"authz_policy,omitempty"`
-	AuthzReason string `json:"authz_reason,omitempty"`
-	AuthzAudit  string `json:"authz_audit,omitempty"`
-}
-
-// write appends e as one line; a failed write is dropped, as logging must
-// not fail requests.
-func (a *AccessLog) write(e *AccessEntry) {
-	if e.ResponseFlags == "" {
-		e.ResponseFlags = "-"
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return
-	}
-	b = append(b, '\n')
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, _ = a.w.Write(b)
-}
-
-// appendFile is an io.Writer appending each Write to a file.
-type appendFile string
-
-func (f appendFile) Write(p []byte) (int, error) {
-	file, err := os.OpenFile(string(f), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("open access log: %w", err)
-	}
-	n, err := file.Write(p)
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return n, fmt.Errorf("write access log: %w", err)
-	}
-	return n, nil
-}
 
 // requestRecord collects what the handler learns for the access log.
 type requestRecord struct {
@@ -144,7 +66,7 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 		r.Body = body
 	}
 	lw := &loggedWriter{ResponseWriter: w}
-	e := &AccessEntry{
+	e := &accesslog.Entry{
 		StartTime: start.UTC(), Method: r.Method, Protocol: r.Proto,
 		PeerID: info.peer, XRequestID: r.Header.Get("X-Request-Id"),
 	}
@@ -162,7 +84,7 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 		e.DurationMillis = time.Since(start).Milliseconds()
 		e.UpstreamCluster, e.UpstreamHost = rec.cluster, rec.host
 		e.AuthzPolicy, e.AuthzReason, e.AuthzAudit = rec.authz.Policy, rec.authz.Reason, strings.Join(rec.authz.Audited, ",")
-		info.listener.AccessLog.write(e)
+		info.listener.AccessLog.Write(e)
 	}()
 	p.ServeHTTP(lw, r)
 }
@@ -172,7 +94,7 @@ func logRefusedHead(info *connInfo, start time.Time, status int) {
 	if info.listener.AccessLog == nil {
 		return
 	}
-	info.listener.AccessLog.write(&AccessEntry{
+	info.listener.AccessLog.Write(&accesslog.Entry{
 		StartTime: start.UTC(), ResponseCode: status, ResponseFlags: FlagDownstreamProtocolError,
 		PeerID: info.peer, DurationMillis: time.Since(start).Milliseconds(),
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/proxy/accesslog"
 	"github.com/weftmesh/weft/proxy/httpproxy"
 )
 
@@ -91,7 +92,7 @@ func TestAccessLog(t *testing.T) {
 	l := &httpproxy.Listener{
 		Name: "l", Direction: "outbound",
 		Router:    func() httpproxy.Router { return router },
-		AccessLog: httpproxy.NewAccessLog(out),
+		AccessLog: accesslog.New(out),
 	}
 	addr := serveListener(t, l, namedClusters{"app": app, "dead": dead})
 
@@ -101,17 +102,17 @@ func TestAccessLog(t *testing.T) {
 		path   string
 		body   string
 		header http.Header
-		want   httpproxy.AccessEntry
+		want   accesslog.Entry
 	}{
-		{"forwarded", http.MethodPost, "/ok/x", "hello", http.Header{"X-Request-Id": {"abc"}}, httpproxy.AccessEntry{
+		{"forwarded", http.MethodPost, "/ok/x", "hello", http.Header{"X-Request-Id": {"abc"}}, accesslog.Entry{
 			Method: "POST", Path: "/ok/x", Protocol: "HTTP/1.1", ResponseCode: 200, ResponseFlags: "-",
 			BytesReceived: 5, BytesSent: 2, UpstreamHost: app, UpstreamCluster: "app", XRequestID: "abc",
 		}},
-		{"no route", http.MethodGet, "/nothing", "", nil, httpproxy.AccessEntry{
+		{"no route", http.MethodGet, "/nothing", "", nil, accesslog.Entry{
 			Method: "GET", Path: "/nothing", Protocol: "HTTP/1.1", ResponseCode: 404, ResponseFlags: "NR",
 			BytesSent: int64(len("Not Found\n")),
 		}},
-		{"upstream failure", http.MethodGet, "/dead", "", nil, httpproxy.AccessEntry{
+		{"upstream failure", http.MethodGet, "/dead", "", nil, accesslog.Entry{
 			Method: "GET", Path: "/dead", Protocol: "HTTP/1.1", ResponseCode: 503, ResponseFlags: "UF",
 			BytesSent: int64(len("upstream connect error\n")), UpstreamHost: dead, UpstreamCluster: "dead",
 		}},
@@ -156,11 +157,11 @@ func TestAccessLog(t *testing.T) {
 }
 
 // nextEntry waits for the next access log line and decodes it.
-func nextEntry(t *testing.T, out lines) httpproxy.AccessEntry {
+func nextEntry(t *testing.T, out lines) accesslog.Entry {
 	t.Helper()
 	select {
 	case line := <-out:
-		var e httpproxy.AccessEntry
+		var e accesslog.Entry
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
@@ -168,7 +169,7 @@ func nextEntry(t *testing.T, out lines) httpproxy.AccessEntry {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no access log line")
 	}
-	return httpproxy.AccessEntry{}
+	return accesslog.Entry{}
 }
 
 // TestClientDisconnect checks that a client closing its connection while
@@ -186,7 +187,7 @@ func TestClientDisconnect(t *testing.T) {
 	l := &httpproxy.Listener{
 		Name: "l", Direction: "outbound",
 		Router:    func() httpproxy.Router { return router },
-		AccessLog: httpproxy.NewAccessLog(out),
+		AccessLog: accesslog.New(out),
 	}
 	addr := serveListener(t, l, namedClusters{"app": app})
 	var d net.Dialer

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weftmesh/weft/proxy/accesslog"
 	"github.com/weftmesh/weft/proxy/httpguard"
 	"github.com/weftmesh/weft/proxy/meshmetrics"
 	"github.com/weftmesh/weft/proxy/rbac"
@@ -59,7 +60,7 @@ type Listener struct {
 	// defaults.
 	Limits httpguard.Limits
 	// AccessLog, when not nil, receives a line per request.
-	AccessLog *AccessLog
+	AccessLog *accesslog.Log
 	// Authz holds the listener's RBAC filters (envoy.filters.http.rbac),
 	// run on every request after its path is normalized and before it is
 	// routed; nil or empty allows every request.
