@@ -64,12 +64,13 @@ demo: build ## Run the whole mesh on this machine and print a report (no cluster
 
 .PHONY: bench
 bench: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
-bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies, fed directly and through a real API server (see docs/performance.md).
+bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies, fed directly and through a real API server, then the proxy's xDS bytes per endpoint change, SotW and delta (see docs/performance.md).
 	hack/bench-deps.sh
 	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/weft-bench
 	$(BIN)/weft-bench --bin-dir $(BIN) --results-dir $(CURDIR)/bench/results
 	$(BIN)/weft-bench xds
 	$(BIN)/weft-bench xds --source kube
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x ./proxy/xdsclient/
 
 ##@ Test
 

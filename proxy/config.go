@@ -17,6 +17,7 @@ import (
 	"github.com/weftmesh/weft/proxy/dataplane"
 	"github.com/weftmesh/weft/proxy/status"
 	"github.com/weftmesh/weft/proxy/tracing"
+	"github.com/weftmesh/weft/proxy/xdsclient"
 )
 
 // Config configures a proxy. Start from Default.
@@ -25,6 +26,10 @@ type Config struct {
 	Mode Mode
 	// ControlPlaneAddress is host:port of the control plane's xDS and CA port.
 	ControlPlaneAddress string
+	// XDSProtocol is the ADS variant spoken to the control plane: delta
+	// (Default: a change sends only what changed) or sotw (state of the
+	// world: every change resends whole types). The zero value is sotw.
+	XDSProtocol xdsclient.Protocol
 	// CARootFile holds the PEM roots that the control plane's certificate
 	// must chain to. Unused with WorkloadAPISocket.
 	CARootFile string
@@ -107,6 +112,7 @@ func Default() Config {
 	return Config{ //nolint:gosec // TokenFile is a path, not a credential
 		Mode:                ModeSidecar,
 		ControlPlaneAddress: "weft-controlplane.weft-system.svc:15012",
+		XDSProtocol:         xdsclient.ProtocolDelta,
 		CARootFile:          "/var/run/weft/ca/root-cert.pem",
 		TrustDomain:         "cluster.local",
 		Namespace:           "default",
@@ -124,6 +130,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.ControlPlaneAddress); err != nil {
 		errs = append(errs, fmt.Errorf("--control-plane %q: %w", c.ControlPlaneAddress, err))
+	}
+	if err := c.XDSProtocol.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--xds-protocol: %w", err))
 	}
 	if _, _, err := net.SplitHostPort(c.AdminAddress); err != nil {
 		errs = append(errs, fmt.Errorf("--admin-address %q: %w", c.AdminAddress, err))

@@ -14,6 +14,7 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"no name", func(c *Config) { c.Name = "" }, "--name is required"},
 		{"bad control plane address", func(c *Config) { c.ControlPlaneAddress = "controlplane" }, `--control-plane "controlplane"`},
 		{"bad admin address", func(c *Config) { c.AdminAddress = "15000" }, `--admin-address "15000"`},
+		{"bad xds protocol", func(c *Config) { c.XDSProtocol = "grpc" }, `--xds-protocol: xDS protocol "grpc": want delta or sotw`},
 		{"bad trust domain", func(c *Config) { c.TrustDomain = "UPPER CASE" }, `--trust-domain "UPPER CASE"`},
 		{"bad service account", func(c *Config) { c.ServiceAccount = "a/b" }, `--service-account "a/b"`},
 		{"no roots", func(c *Config) { c.CARootFile = "" }, "--ca-root-file is required"},

@@ -163,6 +163,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 			Cluster: p.cfg.Namespace,
 		},
 		Handler:    dp,
+		Protocol:   p.cfg.XDSProtocol,
 		Logger:     p.log.With("component", "xds"),
 		Registerer: p.registry,
 	})
@@ -289,7 +290,7 @@ func (p *Proxy) readiness() error {
 		return errors.New("waiting for the workload certificate")
 	}
 	st := client.Status()
-	if st.Types[xdsclient.ClusterType].Version == "" || st.Types[xdsclient.ListenerType].Version == "" {
+	if !st.Types[xdsclient.ClusterType].Accepted || !st.Types[xdsclient.ListenerType].Accepted {
 		return errors.New("waiting for clusters and listeners from the control plane")
 	}
 	return nil

@@ -58,6 +58,7 @@ func parseFlags(args []string, getenv func(string) string) (proxy.Config, slog.L
 	fs := flag.NewFlagSet("weft-proxy", flag.ContinueOnError)
 	fs.TextVar(&cfg.Mode, "mode", cfg.Mode, "sidecar (in a pod, beside its app) or gateway (an ingress gateway's proxy, behind a LoadBalancer Service; refuses --capture)")
 	fs.StringVar(&cfg.ControlPlaneAddress, "control-plane", cfg.ControlPlaneAddress, "host:port of the control plane (xDS and CA)")
+	fs.TextVar(&cfg.XDSProtocol, "xds-protocol", cfg.XDSProtocol, "ADS variant spoken to the control plane: delta (incremental: a change sends only what changed) or sotw (state of the world)")
 	fs.StringVar(&cfg.CARootFile, "ca-root-file", cfg.CARootFile, "PEM roots the control plane's certificate chains to")
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", cfg.TrustDomain, "SPIFFE trust domain")
 	fs.StringVar(&cfg.Name, "name", cfg.Name, "name of the workload (pod) this proxy serves")

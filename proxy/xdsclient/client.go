@@ -3,6 +3,7 @@ package xdsclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -50,6 +51,9 @@ type Config struct {
 	Node *corev3.Node
 	// Handler applies accepted configuration. Required.
 	Handler Handler
+	// Protocol is the ADS variant spoken: ProtocolSotW (the zero value)
+	// or ProtocolDelta. The Handler sees no difference.
+	Protocol Protocol
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 	// Backoff bounds for reconnects; zero means 100ms initial, 30s max (with
@@ -74,6 +78,9 @@ func (c Config) Validate() error {
 		return errors.New("xdsclient: Config.InitialBackoff must not be negative")
 	case c.MaxBackoff < 0:
 		return errors.New("xdsclient: Config.MaxBackoff must not be negative")
+	}
+	if err := c.Protocol.Validate(); err != nil {
+		return fmt.Errorf("xdsclient: Config.Protocol: %w", err)
 	}
 	initial, maxBackoff := c.backoffBounds()
 	if maxBackoff < initial {
@@ -110,9 +117,12 @@ type Client struct {
 
 // TypeStatus is the client's view of one resource type.
 type TypeStatus struct {
-	// Version is the version_info of the last accepted response, "" before
-	// the first.
+	// Version is the version of the last accepted response (SotW
+	// version_info, delta system_version_info), "" before the first.
 	Version string
+	// Accepted is true once a response of the type has been accepted: a
+	// delta control plane need not send a system_version_info.
+	Accepted bool
 	// RejectedVersion and Error describe the last NACK sent for this type;
 	// both are cleared when a later response of the type is accepted.
 	RejectedVersion string

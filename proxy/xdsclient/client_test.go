@@ -1,6 +1,7 @@
 package xdsclient
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -14,13 +15,17 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-func verifyNoLeaks(t *testing.T) {
+func verifyNoLeaks(t testing.TB) {
 	t.Helper()
 	// Registered first, so it runs after every other cleanup.
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
 
 func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
+	forEachProtocol(t, testAppliesInEnvoyOrderAndAcks)
+}
+
+func testAppliesInEnvoyOrderAndAcks(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	srv := startServer(t, "127.0.0.1:0")
 	srv.setSnapshot(t, snapshot(t, "1", resources{
@@ -30,7 +35,7 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 	}))
 	rec := newRecorder()
 	reg := prometheus.NewPedanticRegistry()
-	c := startClient(t, dial(t, srv.addr), rec, reg)
+	c := startClient(t, p, dial(t, srv.addr), rec, reg)
 
 	for _, typ := range []string{ClusterType, EndpointType, ListenerType} {
 		eventually(t, "ACK of version 1 for "+typ, func() bool { return srv.acked(typ, "1") })
@@ -50,8 +55,12 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 		t.Errorf("EDS subscriptions %v, want [[a]]", got)
 	}
 	first := srv.requestsOf(ClusterType)[0]
-	if first.GetNode().GetId() != testNodeID || first.GetVersionInfo() != "" || len(first.GetResourceNames()) != 0 {
-		t.Errorf("first CDS request %v, want node %q, no version, wildcard", first, testNodeID)
+	wildcard := len(first.names) == 0
+	if p == ProtocolDelta {
+		wildcard = slices.Equal(first.subscribe, []string{"*"}) && len(first.initial) == 0
+	}
+	if first.node.GetId() != testNodeID || first.version != "" || !wildcard {
+		t.Errorf("first CDS request %+v, want node %q, no version, wildcard", first, testNodeID)
 	}
 
 	st := c.Status()
@@ -59,8 +68,8 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 		t.Error("Status().Connected = false on an open stream")
 	}
 	for _, typ := range l4Types {
-		if ts := st.Types[typ]; ts != (TypeStatus{Version: "1"}) {
-			t.Errorf("status of %s = %+v, want version 1 and no error", typ, ts)
+		if ts := st.Types[typ]; ts != (TypeStatus{Version: "1", Accepted: true}) {
+			t.Errorf("status of %s = %+v, want version 1 accepted and no error", typ, ts)
 		}
 	}
 	for _, typ := range []string{"cds", "eds", "lds"} {
@@ -74,6 +83,10 @@ func TestAppliesInEnvoyOrderAndAcks(t *testing.T) {
 }
 
 func TestNackKeepsStateAndNextSnapshotApplies(t *testing.T) {
+	forEachProtocol(t, testNackKeepsStateAndNextSnapshotApplies)
+}
+
+func testNackKeepsStateAndNextSnapshotApplies(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	srv := startServer(t, "127.0.0.1:0")
 	v1 := resources{
@@ -84,7 +97,7 @@ func TestNackKeepsStateAndNextSnapshotApplies(t *testing.T) {
 	srv.setSnapshot(t, snapshot(t, "1", v1))
 	rec := newRecorder()
 	reg := prometheus.NewPedanticRegistry()
-	c := startClient(t, dial(t, srv.addr), rec, reg)
+	c := startClient(t, p, dial(t, srv.addr), rec, reg)
 	eventually(t, "LDS ACK of version 1", func() bool { return srv.acked(ListenerType, "1") })
 
 	const reason = "listener bad: filter envoy.filters.network.redis_proxy is not supported"
@@ -95,17 +108,19 @@ func TestNackKeepsStateAndNextSnapshotApplies(t *testing.T) {
 
 	eventually(t, "LDS NACK", func() bool { return len(srv.nacks(ListenerType)) > 0 })
 	nack := srv.nacks(ListenerType)[0]
-	if nack.GetVersionInfo() != "1" || nack.GetResponseNonce() == "" {
-		t.Errorf("NACK version %q nonce %q, want the accepted version 1 and the response's nonce",
-			nack.GetVersionInfo(), nack.GetResponseNonce())
+	if nack.nonce == "" || (p == ProtocolSotW && nack.version != "1") {
+		t.Errorf("NACK %+v, want the response's nonce (SotW: and the accepted version 1)", nack)
 	}
-	if d := nack.GetErrorDetail(); d.GetCode() != int32(codes.InvalidArgument) || !strings.Contains(d.GetMessage(), reason) {
+	if d := nack.detail; d.GetCode() != int32(codes.InvalidArgument) || !strings.Contains(d.GetMessage(), reason) {
 		t.Errorf("error_detail %v, want InvalidArgument with %q", d, reason)
 	}
-	eventually(t, "CDS ACK of version 2", func() bool { return srv.acked(ClusterType, "2") })
+	if p == ProtocolSotW {
+		// Version 2 resends every type; delta sends only the listeners.
+		eventually(t, "CDS ACK of version 2", func() bool { return srv.acked(ClusterType, "2") })
+	}
 
-	// go-control-plane answers each NACK by resending the rejected response
-	// at once; the client must not turn that into a busy loop.
+	// go-control-plane answers each SotW NACK by resending the rejected
+	// response at once; the client must not turn that into a busy loop.
 	time.Sleep(500 * time.Millisecond)
 	if n := len(srv.nacks(ListenerType)); n > 12 {
 		t.Errorf("%d NACKs in half a second: the client spins on a resent rejected response", n)
@@ -134,12 +149,16 @@ func TestNackKeepsStateAndNextSnapshotApplies(t *testing.T) {
 	if got, want := rec.state(), "cds=a eds=a lds=l1,l2"; got != want {
 		t.Errorf("handler state after the fix %q, want %q", got, want)
 	}
-	if st := c.Status().Types[ListenerType]; st != (TypeStatus{Version: "3"}) {
+	if st := c.Status().Types[ListenerType]; st != (TypeStatus{Version: "3", Accepted: true}) {
 		t.Errorf("LDS status after the fix %+v, want version 3 and no error", st)
 	}
 }
 
 func TestEndpointSubscriptionFollowsClusters(t *testing.T) {
+	forEachProtocol(t, testEndpointSubscriptionFollowsClusters)
+}
+
+func testEndpointSubscriptionFollowsClusters(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	srv := startServer(t, "127.0.0.1:0")
 	srv.setSnapshot(t, snapshot(t, "1", resources{
@@ -151,7 +170,7 @@ func TestEndpointSubscriptionFollowsClusters(t *testing.T) {
 		},
 	}))
 	rec := newRecorder()
-	startClient(t, dial(t, srv.addr), rec, nil)
+	startClient(t, p, dial(t, srv.addr), rec, nil)
 	eventually(t, "EDS ACK of version 1", func() bool { return srv.acked(EndpointType, "1") })
 	if got, want := rec.state(), "cds=a,b,c,s eds=a,b,svc-c lds="; got != want {
 		t.Errorf("handler state %q, want %q", got, want)
@@ -184,6 +203,14 @@ func TestEndpointSubscriptionFollowsClusters(t *testing.T) {
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("EDS subscriptions %v, want %v", got, want)
 	}
+	if p == ProtocolDelta {
+		// The change of clusters names only the difference.
+		change := srv.requestsOf(EndpointType)
+		if i := slices.IndexFunc(change, func(r sentRequest) bool { return len(r.unsubscribe) > 0 }); i < 0 ||
+			!slices.Equal(change[i].unsubscribe, []string{"b"}) || !slices.Equal(change[i].subscribe, []string{"d"}) {
+			t.Errorf("EDS requests %+v, want one subscribing [d] and unsubscribing [b]", change)
+		}
+	}
 	addr := rec.endpoint("a").GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress().GetAddress()
 	if addr != "127.0.0.9" {
 		t.Errorf("endpoint of a is %s, want the updated 127.0.0.9", addr)
@@ -191,6 +218,10 @@ func TestEndpointSubscriptionFollowsClusters(t *testing.T) {
 }
 
 func TestReconnectsAfterServerRestart(t *testing.T) {
+	forEachProtocol(t, testReconnectsAfterServerRestart)
+}
+
+func testReconnectsAfterServerRestart(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	v1 := resources{
 		clusters:  []*clusterv3.Cluster{edsCluster("a", "")},
@@ -201,7 +232,7 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 	first.setSnapshot(t, snapshot(t, "1", v1))
 	rec := newRecorder()
 	reg := prometheus.NewPedanticRegistry()
-	c := startClient(t, dial(t, first.addr), rec, reg)
+	c := startClient(t, p, dial(t, first.addr), rec, reg)
 	for _, typ := range l4Types {
 		eventually(t, "ACK of version 1 for "+typ, func() bool { return first.acked(typ, "1") })
 	}
@@ -216,17 +247,39 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 
 	second := startServer(t, first.addr)
 	second.setSnapshot(t, snapshot(t, "1", v1))
-	for _, typ := range l4Types {
+	// A delta server with unchanged state answers only the wildcard CDS
+	// and LDS requests (with nothing), and EDS not at all.
+	reconnected := l4Types
+	if p == ProtocolDelta {
+		reconnected = []string{ClusterType, ListenerType}
+	}
+	for _, typ := range reconnected {
 		eventually(t, "ACK of version 1 for "+typ+" after the restart", func() bool { return second.acked(typ, "1") })
 	}
-	for _, typ := range []string{ClusterType, ListenerType} {
-		if r := second.requestsOf(typ)[0]; r.GetVersionInfo() != "1" || r.GetResponseNonce() != "" {
-			t.Errorf("first %s request after the restart has version %q nonce %q, want the accepted version 1 and no nonce",
-				typ, r.GetVersionInfo(), r.GetResponseNonce())
+	eventually(t, "an EDS request after the restart", func() bool { return len(second.requestsOf(EndpointType)) > 0 })
+	wantHeld := map[string][]string{ClusterType: {"a"}, ListenerType: {"l1"}, EndpointType: {"a"}}
+	for _, typ := range l4Types {
+		r := second.requestsOf(typ)[0]
+		switch {
+		case r.nonce != "":
+			t.Errorf("first %s request after the restart %+v, want no nonce", typeLabel(typ), r)
+		case p == ProtocolSotW && r.version != "1":
+			t.Errorf("first %s request after the restart %+v, want the accepted version 1", typeLabel(typ), r)
+		case p == ProtocolDelta && !slices.Equal(slices.Sorted(maps.Keys(r.initial)), wantHeld[typ]):
+			t.Errorf("first %s request after the restart %+v, want initial_resource_versions for %v", typeLabel(typ), r, wantHeld[typ])
 		}
 	}
-	if r := second.requestsOf(EndpointType)[0]; r.GetVersionInfo() != "1" || !slices.Equal(r.GetResourceNames(), []string{"a"}) {
-		t.Errorf("first EDS request after the restart %v, want version 1 for [a]", r)
+	if r := second.requestsOf(EndpointType)[0]; !slices.Equal(r.names, []string{"a"}) {
+		t.Errorf("first EDS request after the restart %+v, want a subscription to [a]", r)
+	}
+	if p == ProtocolDelta {
+		for _, typ := range l4Types {
+			for _, r := range second.deltaResponsesOf(typ) {
+				if len(r.GetResources()) > 0 || len(r.GetRemovedResources()) > 0 {
+					t.Errorf("delta %s response after the restart %v: the versions held were not used", typeLabel(typ), r)
+				}
+			}
+		}
 	}
 	if got := rec.callList(); !slices.EqualFunc(got, callsBefore, equalCall) {
 		t.Errorf("handler calls after reconnecting to unchanged state: %v, want none beyond %v", got, callsBefore)

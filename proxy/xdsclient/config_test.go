@@ -44,6 +44,9 @@ func TestConfigValidate(t *testing.T) {
 		{"negative max backoff", func(c *Config) { c.MaxBackoff = -time.Second }, "Config.MaxBackoff"},
 		{"max below initial", func(c *Config) { c.InitialBackoff, c.MaxBackoff = time.Second, time.Millisecond }, "Config.MaxBackoff"},
 		{"initial above default max", func(c *Config) { c.InitialBackoff = time.Minute }, ""},
+		{"delta", func(c *Config) { c.Protocol = ProtocolDelta }, ""},
+		{"sotw", func(c *Config) { c.Protocol = ProtocolSotW }, ""},
+		{"unknown protocol", func(c *Config) { c.Protocol = "grpc" }, `Config.Protocol: xDS protocol "grpc": want delta or sotw`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,11 +86,12 @@ func TestRunRefusesTakenMetrics(t *testing.T) {
 }
 
 func TestRunTwiceAtOnce(t *testing.T) {
-	verifyNoLeaks(t)
-	addr, _ := startScripted(t)
-	c := startClient(t, dial(t, addr), newRecorder(), nil)
-	eventually(t, "the first Run to connect", func() bool { return c.Status().Connected })
-	if err := c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "already running") {
-		t.Errorf("second Run = %v, want an already-running error", err)
-	}
+	forEachProtocol(t, func(t *testing.T, p Protocol) {
+		verifyNoLeaks(t)
+		c, _ := startScriptedClient(t, p, newRecorder())
+		eventually(t, "the first Run to connect", func() bool { return c.Status().Connected })
+		if err := c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "already running") {
+			t.Errorf("second Run = %v, want an already-running error", err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package xdsclient
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func hcmListener(t *testing.T, name string, port uint32, routeName string) *list
 	return l
 }
 
-func filter(t *testing.T, name string, m proto.Message) *listenerv3.Filter {
+func filter(t testing.TB, name string, m proto.Message) *listenerv3.Filter {
 	t.Helper()
 	a, err := anypb.New(m)
 	if err != nil {
@@ -78,6 +79,10 @@ func TestRdsNames(t *testing.T) {
 }
 
 func TestRouteSubscriptionFollowsListeners(t *testing.T) {
+	forEachProtocol(t, testRouteSubscriptionFollowsListeners)
+}
+
+func testRouteSubscriptionFollowsListeners(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	srv := startServer(t, "127.0.0.1:0")
 	clusters := []*clusterv3.Cluster{staticCluster("c")}
@@ -87,7 +92,7 @@ func TestRouteSubscriptionFollowsListeners(t *testing.T) {
 		routes:    []*routev3.RouteConfiguration{routeConfig("r1")},
 	}))
 	rec := newRecorder()
-	startClient(t, dial(t, srv.addr), rec, prometheus.NewPedanticRegistry())
+	startClient(t, p, dial(t, srv.addr), rec, prometheus.NewPedanticRegistry())
 	eventually(t, "RDS ACK of version 1", func() bool { return srv.acked(RouteType, "1") })
 	if got, want := rec.state(), "cds=c eds= lds=l1,tcp rds=r1"; got != want {
 		t.Errorf("handler state %q, want %q", got, want)
@@ -115,14 +120,30 @@ func TestRouteSubscriptionFollowsListeners(t *testing.T) {
 		routes:    []*routev3.RouteConfiguration{routeConfig("r2")},
 	}))
 	eventually(t, "route r2 only", func() bool { return rec.state() == "cds=c eds= lds=l2 rds=r2" })
-	eventually(t, "RDS ACK of version 3", func() bool { return srv.acked(RouteType, "3") })
+	if p == ProtocolSotW {
+		// Delta sends nothing more: r2 did not change.
+		eventually(t, "RDS ACK of version 3", func() bool { return srv.acked(RouteType, "3") })
+	}
 	want := [][]string{{"r1"}, {"r1", "r2"}, {"r2"}}
-	if got := srv.subscriptions(RouteType); !slices.EqualFunc(got, want, slices.Equal) {
-		t.Errorf("RDS subscriptions %v, want %v", got, want)
+	eventually(t, "RDS subscriptions "+fmt.Sprint(want), func() bool {
+		return slices.EqualFunc(srv.subscriptions(RouteType), want, slices.Equal)
+	})
+	if p == ProtocolDelta {
+		// The server may send the removal of r1 before or after the
+		// client unsubscribes from it.
+		rs := srv.requestsOf(RouteType)
+		if i := slices.IndexFunc(rs, func(r sentRequest) bool { return len(r.unsubscribe) > 0 }); i < 0 ||
+			!slices.Equal(rs[i].unsubscribe, []string{"r1"}) || len(rs[i].subscribe) != 0 {
+			t.Errorf("RDS requests %+v, want one unsubscribing r1 only", rs)
+		}
 	}
 }
 
 func TestRouteNackKeepsRoutes(t *testing.T) {
+	forEachProtocol(t, testRouteNackKeepsRoutes)
+}
+
+func testRouteNackKeepsRoutes(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
 	srv := startServer(t, "127.0.0.1:0")
 	res := resources{
@@ -132,7 +153,7 @@ func TestRouteNackKeepsRoutes(t *testing.T) {
 	}
 	srv.setSnapshot(t, snapshot(t, "1", res))
 	rec := newRecorder()
-	c := startClient(t, dial(t, srv.addr), rec, prometheus.NewPedanticRegistry())
+	c := startClient(t, p, dial(t, srv.addr), rec, prometheus.NewPedanticRegistry())
 	eventually(t, "RDS ACK of version 1", func() bool { return srv.acked(RouteType, "1") })
 
 	rec.setReject("r1", `route "r1": bad`)
@@ -142,11 +163,20 @@ func TestRouteNackKeepsRoutes(t *testing.T) {
 	srv.setSnapshot(t, snapshot(t, "2", res))
 	eventually(t, "an RDS NACK", func() bool { return len(srv.nacks(RouteType)) > 0 })
 	n := srv.nacks(RouteType)[0]
-	if n.GetVersionInfo() != "1" || n.GetErrorDetail().GetMessage() != `route "r1": bad` || !slices.Equal(n.GetResourceNames(), []string{"r1"}) {
-		t.Errorf("NACK %v, want version 1, the handler's message, names [r1]", n)
+	if n.detail.GetMessage() != `route "r1": bad` || !slices.Equal(n.names, []string{"r1"}) {
+		t.Errorf("NACK %+v, want the handler's message, the subscription [r1] kept", n)
+	}
+	if p == ProtocolSotW && n.version != "1" {
+		t.Errorf("NACK %+v, want the accepted version 1", n)
 	}
 	if ts := c.Status().Types[RouteType]; ts.Version != "1" || ts.RejectedVersion != "2" {
 		t.Errorf("RDS status %+v, want version 1 and rejected version 2", ts)
+	}
+	rec.mu.Lock()
+	got := rec.routes
+	rec.mu.Unlock()
+	if len(got) != 1 || !proto.Equal(got[0], routeConfig("r1")) {
+		t.Errorf("routes after the NACK %v, want the first r1 kept", got)
 	}
 }
 
@@ -155,30 +185,33 @@ func TestRouteNackKeepsRoutes(t *testing.T) {
 // naming one of them, and nothing more is sent for the narrower
 // subscription. The client drops the configuration itself.
 func TestRoutesNoLongerNamedAreDropped(t *testing.T) {
-	verifyNoLeaks(t)
-	addr, streams := startScripted(t)
-	rec := newRecorder()
-	startClient(t, dial(t, addr), rec, nil)
-	s := acceptStream(t, streams)
-	s.subscribed(t)
+	forEachProtocol(t, func(t *testing.T, p Protocol) {
+		verifyNoLeaks(t)
+		rec := newRecorder()
+		_, s := startScriptedClient(t, p, rec)
 
-	s.respond(t, ClusterType, "c1", "1", mustAny(t, staticCluster("c")))
-	s.next(t) // ACK
-	s.respond(t, ListenerType, "l1", "2", mustAny(t, hcmListener(t, "a", 1, "r1")), mustAny(t, hcmListener(t, "b", 2, "r2")))
-	s.next(t) // ACK
-	if req := s.next(t); req.GetTypeUrl() != RouteType || !slices.Equal(req.GetResourceNames(), []string{"r1", "r2"}) {
-		t.Fatalf("request %v, want RDS for [r1 r2]", req)
-	}
-	s.respond(t, RouteType, "r1", "3", mustAny(t, routeConfig("r1")), mustAny(t, routeConfig("r2")))
-	s.next(t) // ACK
+		s.respond(t, ClusterType, "c1", "1", mustAny(t, staticCluster("c")))
+		s.next(t) // ACK
+		s.respond(t, ListenerType, "l1", "2", mustAny(t, hcmListener(t, "a", 1, "r1")), mustAny(t, hcmListener(t, "b", 2, "r2")))
+		s.next(t) // ACK
+		wantSubscription(t, s.next(t), RouteType, "r1", "r2")
+		s.respond(t, RouteType, "r1", "3", mustAny(t, routeConfig("r1")), mustAny(t, routeConfig("r2")))
+		s.next(t) // ACK
 
-	s.respond(t, ListenerType, "l2", "4", mustAny(t, hcmListener(t, "b", 2, "r2")))
-	s.next(t) // ACK
-	if req := s.next(t); req.GetTypeUrl() != RouteType || !slices.Equal(req.GetResourceNames(), []string{"r2"}) || req.GetVersionInfo() != "r1" {
-		t.Fatalf("request %v, want RDS for [r2] at version r1", req)
-	}
-	s.quiet(t, 100*time.Millisecond)
-	if got, want := rec.state(), "cds=c eds= lds=b rds=r2"; got != want {
-		t.Errorf("handler state %q, want %q", got, want)
-	}
+		if p == ProtocolDelta {
+			s.respondDelta(t, ListenerType, "l2", "4", []string{"a"})
+		} else {
+			s.respond(t, ListenerType, "l2", "4", mustAny(t, hcmListener(t, "b", 2, "r2")))
+		}
+		wantAck(t, s.next(t), ListenerType, "4", "l2")
+		req := s.next(t)
+		wantSubscription(t, req, RouteType, "r2")
+		if (p == ProtocolSotW && req.version != "r1") || (p == ProtocolDelta && !slices.Equal(req.unsubscribe, []string{"r1"})) {
+			t.Errorf("request %+v, want RDS for [r2] (SotW: at version r1; delta: unsubscribing r1)", req)
+		}
+		s.quiet(t, 100*time.Millisecond)
+		if got, want := rec.state(), "cds=c eds= lds=b rds=r2"; got != want {
+			t.Errorf("handler state %q, want %q", got, want)
+		}
+	})
 }

@@ -2,8 +2,6 @@ package xdsclient
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,9 +12,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Type URLs of the resources the client subscribes to.
@@ -49,19 +45,30 @@ func typeURLs() []string {
 	return []string{ClusterType, EndpointType, ListenerType, RouteType, SecretType}
 }
 
-// named is one decoded resource.
+// named is one decoded resource, with the version a delta response gave it
+// ("" for SotW).
 type named struct {
-	name string
-	msg  proto.Message
+	name    string
+	version string
+	msg     proto.Message
 }
 
-// decode unmarshals every resource of resp, which must all be of resp's type
-// and carry unique, non-empty names, and returns them sorted by name.
-func decode(resp *discoveryv3.DiscoveryResponse) ([]named, error) {
-	typeURL := resp.GetTypeUrl()
-	out := make([]named, 0, len(resp.GetResources()))
-	seen := make(map[string]int, len(resp.GetResources()))
-	for i, a := range resp.GetResources() {
+// decode unmarshals every resource of r, which must all be of r's type and
+// carry unique, non-empty names, and returns them sorted by name. A delta
+// resource's name must be its body's, and must not also be removed.
+func decode(r *response) ([]named, error) {
+	typeURL := r.typeURL
+	out := make([]named, 0, len(r.resources))
+	seen := make(map[string]int, len(r.resources))
+	removed := make(map[string]bool, len(r.removed))
+	for _, name := range r.removed {
+		removed[name] = true
+	}
+	for i, res := range r.resources {
+		if r.incremental && res.body == nil {
+			return nil, fmt.Errorf("resource %d (%q): no body (TTL refreshes are not supported)", i, res.name)
+		}
+		a := res.body
 		if a.GetTypeUrl() != typeURL {
 			return nil, fmt.Errorf("resource %d: type %q in a %q response", i, a.GetTypeUrl(), typeURL)
 		}
@@ -76,11 +83,17 @@ func decode(resp *discoveryv3.DiscoveryResponse) ([]named, error) {
 		if name == "" {
 			return nil, fmt.Errorf("resource %d: empty name", i)
 		}
+		if r.incremental && res.name != name {
+			return nil, fmt.Errorf("resource %d: named %q in the response but %q in its body", i, res.name, name)
+		}
 		if j, dup := seen[name]; dup {
 			return nil, fmt.Errorf("resource %d: duplicate name %q (also resource %d)", i, name, j)
 		}
+		if removed[name] {
+			return nil, fmt.Errorf("resource %d: %q is also in removed_resources", i, name)
+		}
 		seen[name] = i
-		out = append(out, named{name: name, msg: msg})
+		out = append(out, named{name: name, version: res.version, msg: msg})
 	}
 	sortByName(out)
 	return out, nil
@@ -123,9 +136,11 @@ func sortByName(set []named) {
 }
 
 // sameSet reports whether two sets sorted by name hold equal resources.
+// A merged set shares the accepted resources a delta response left alone:
+// those are the same message, and need no deep comparison.
 func sameSet(a, b []named) bool {
 	return slices.EqualFunc(a, b, func(x, y named) bool {
-		return x.name == y.name && proto.Equal(x.msg, y.msg)
+		return x.name == y.name && (x.msg == y.msg || proto.Equal(x.msg, y.msg))
 	})
 }
 
@@ -179,24 +194,56 @@ func rdsNames(listeners []named) []string {
 	return slices.Compact(names)
 }
 
-// mergeSubscribed returns the resources to hand the Handler after an EDS or
-// RDS response: the accepted ones still subscribed, replaced or completed by
-// the response's. Resources nobody subscribed to are dropped.
+// mergeSubscribed returns the resources to hand the Handler after an EDS,
+// RDS or SDS response: the accepted ones still subscribed, replaced or
+// completed by the response's. Resources nobody subscribed to are dropped.
 func mergeSubscribed(accepted, update []named, subscribed []string) []named {
-	byName := make(map[string]named, len(subscribed))
-	for _, r := range accepted {
-		byName[r.name] = r
+	return keepNamed(merge(accepted, update), subscribed)
+}
+
+// merge returns set with update's resources added, or replacing those of
+// the same name; both sorted by name, and so is the result.
+func merge(set, update []named) []named {
+	out := make([]named, 0, len(set)+len(update))
+	i, j := 0, 0
+	for i < len(set) || j < len(update) {
+		switch {
+		case j == len(update) || (i < len(set) && set[i].name < update[j].name):
+			out = append(out, set[i])
+			i++
+		case i == len(set) || update[j].name < set[i].name:
+			out = append(out, update[j])
+			j++
+		default: // the same name: the update wins
+			out = append(out, update[j])
+			i++
+			j++
+		}
 	}
-	for _, r := range update {
-		byName[r.name] = r
-	}
-	out := make([]named, 0, len(subscribed))
-	for _, name := range subscribed {
-		if r, ok := byName[name]; ok {
+	return out
+}
+
+// keepNamed returns the resources of set that names (sorted) holds.
+func keepNamed(set []named, names []string) []named {
+	out := make([]named, 0, len(names))
+	for _, r := range set {
+		if _, ok := slices.BinarySearch(names, r.name); ok {
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// withoutNamed returns the resources of set that names does not hold.
+func withoutNamed(set []named, names []string) []named {
+	if len(names) == 0 {
+		return set
+	}
+	gone := make(map[string]bool, len(names))
+	for _, n := range names {
+		gone[n] = true
+	}
+	return slices.DeleteFunc(slices.Clone(set), func(r named) bool { return gone[r.name] })
 }
 
 // apply hands a decoded set to the Handler method for its type.
@@ -224,30 +271,4 @@ func messages[T proto.Message](set []named) []T {
 		out[i] = r.msg.(T)
 	}
 	return out
-}
-
-// responseDigest identifies a response's content independently of its nonce
-// and of the order of its resources.
-func responseDigest(resp *discoveryv3.DiscoveryResponse) [sha256.Size]byte {
-	resources := slices.Clone(resp.GetResources())
-	slices.SortFunc(resources, func(a, b *anypb.Any) int {
-		if c := strings.Compare(a.GetTypeUrl(), b.GetTypeUrl()); c != 0 {
-			return c
-		}
-		return strings.Compare(string(a.GetValue()), string(b.GetValue()))
-	})
-	h := sha256.New()
-	field := func(b []byte) {
-		h.Write(binary.AppendVarint(nil, int64(len(b))))
-		h.Write(b)
-	}
-	field([]byte(resp.GetTypeUrl()))
-	field([]byte(resp.GetVersionInfo()))
-	for _, a := range resources {
-		field([]byte(a.GetTypeUrl()))
-		field(a.GetValue())
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
 }

@@ -6,7 +6,6 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 )
 
 // SecretType is the type URL of SDS secrets: a gateway's certificates,
@@ -52,44 +51,4 @@ func sdsNames(listeners []named) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-// subscribeSecrets sends an SDS request for names unless the stream is
-// already subscribed to exactly those, or the Handler takes no secrets.
-// Secrets no listener names any more are dropped at once, as routes are.
-func (s *session) subscribeSecrets(ctx context.Context, names []string) error {
-	if _, ok := s.c.cfg.Handler.(SecretHandler); !ok || slices.Equal(names, s.sdsSubscribed) {
-		return nil
-	}
-	s.dropUnsubscribed(ctx, SecretType, names)
-	delete(s.pending, SecretType)
-	s.sdsRequested = true
-	s.sdsSubscribed = names
-	s.c.log.Debug("xds secrets subscription", "resources", names)
-	return s.send(&discoveryv3.DiscoveryRequest{
-		TypeUrl:       SecretType,
-		VersionInfo:   s.c.types[SecretType].version,
-		ResponseNonce: s.nonces[SecretType],
-		ResourceNames: names,
-	})
-}
-
-// dropUnsubscribed hands the Handler the accepted resources of url that
-// names still holds, when some are gone. A refusal is logged and changes
-// nothing: the next response tries again.
-func (s *session) dropUnsubscribed(ctx context.Context, url string, names []string) {
-	st := s.c.types[url]
-	if !st.have {
-		return
-	}
-	kept := mergeSubscribed(st.accepted, nil, names)
-	if sameSet(kept, st.accepted) {
-		return
-	}
-	if err := apply(ctx, s.c.cfg.Handler, url, kept); err != nil {
-		s.c.log.Warn("xds resources no longer named kept", "type", typeLabel(url), "error", err)
-		return
-	}
-	st.accepted = kept
-	s.c.log.Info("xds resources no longer named dropped", "type", typeLabel(url), "resources", len(kept))
 }

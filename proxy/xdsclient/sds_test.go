@@ -3,7 +3,6 @@ package xdsclient
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,34 +71,28 @@ func TestSdsNames(t *testing.T) {
 }
 
 func TestSecretSubscriptionFollowsListeners(t *testing.T) {
+	forEachProtocol(t, testSecretSubscriptionFollowsListeners)
+}
+
+func testSecretSubscriptionFollowsListeners(t *testing.T, p Protocol) {
 	verifyNoLeaks(t)
-	addr, streams := startScripted(t)
 	rec := &secretRecorder{recorder: newRecorder(), secrets: make(chan []string, 10)}
-	startClient(t, dial(t, addr), rec, nil)
-	s := acceptStream(t, streams)
-	s.subscribed(t)
+	_, s := startScriptedClient(t, p, rec)
 
 	s.respond(t, ClusterType, "c1", "1", mustAny(t, staticCluster("c")))
 	s.next(t) // ACK
 	s.respond(t, ListenerType, "l1", "2", mustAny(t, tlsListener(t, "gw", 443, "kubernetes://ns/b", "kubernetes://ns/a", "default")))
 	s.next(t) // ACK
-	if req := s.next(t); req.GetTypeUrl() != SecretType || !slices.Equal(req.GetResourceNames(), []string{"kubernetes://ns/a", "kubernetes://ns/b"}) {
-		t.Fatalf("request %v, want SDS for exactly [kubernetes://ns/a kubernetes://ns/b]", req)
-	}
+	wantSubscription(t, s.next(t), SecretType, "kubernetes://ns/a", "kubernetes://ns/b")
 	s.respond(t, SecretType, "s1", "3", mustAny(t, tlsSecret("kubernetes://ns/a")), mustAny(t, tlsSecret("kubernetes://ns/b")))
-	if req := s.next(t); req.GetTypeUrl() != SecretType || req.GetErrorDetail() != nil || req.GetVersionInfo() != "s1" {
-		t.Fatalf("request %v, want the SDS ACK of s1", req)
-	}
+	wantAck(t, s.next(t), SecretType, "3", "s1")
 	if got := <-rec.secrets; !slices.Equal(got, []string{"kubernetes://ns/a", "kubernetes://ns/b"}) {
 		t.Errorf("handler got secrets %v", got)
 	}
 
 	// A bad secret is NACKed with the handler's message, naming it.
 	s.respond(t, SecretType, "s2", "4", mustAny(t, tlsSecret("kubernetes://ns/a")), mustAny(t, &tlsv3.Secret{Name: "kubernetes://ns/b"}))
-	if req := s.next(t); req.GetTypeUrl() != SecretType || req.GetVersionInfo() != "s1" ||
-		!strings.Contains(req.GetErrorDetail().GetMessage(), `secret "kubernetes://ns/b"`) {
-		t.Fatalf("request %v, want an SDS NACK naming kubernetes://ns/b at version s1", req)
-	}
+	wantNack(t, s.next(t), SecretType, "4", "s1", `secret "kubernetes://ns/b"`)
 
 	// The listener stops naming b: the subscription narrows and b is
 	// dropped at once.
@@ -108,26 +101,25 @@ func TestSecretSubscriptionFollowsListeners(t *testing.T) {
 	if got := <-rec.secrets; !slices.Equal(got, []string{"kubernetes://ns/a"}) {
 		t.Errorf("handler got secrets %v after b was no longer named, want [kubernetes://ns/a]", got)
 	}
-	if req := s.next(t); req.GetTypeUrl() != SecretType || !slices.Equal(req.GetResourceNames(), []string{"kubernetes://ns/a"}) {
-		t.Fatalf("request %v, want SDS for [kubernetes://ns/a]", req)
-	}
+	wantSubscription(t, s.next(t), SecretType, "kubernetes://ns/a")
 	// Listeners that name no secret unsubscribe.
-	s.respond(t, ListenerType, "l3", "6", mustAny(t, testListener("plain", 80)))
-	s.next(t) // ACK
-	if req := s.next(t); req.GetTypeUrl() != SecretType || len(req.GetResourceNames()) != 0 {
-		t.Fatalf("request %v, want an SDS request for no names", req)
+	if p == ProtocolDelta {
+		s.respondDelta(t, ListenerType, "l3", "6", []string{"gw"}, mustAny(t, testListener("plain", 80)))
+	} else {
+		s.respond(t, ListenerType, "l3", "6", mustAny(t, testListener("plain", 80)))
 	}
+	s.next(t) // ACK
+	wantSubscription(t, s.next(t), SecretType)
 }
 
 func TestSidecarNeverSubscribesToSecrets(t *testing.T) {
-	verifyNoLeaks(t)
-	addr, streams := startScripted(t)
-	startClient(t, dial(t, addr), newRecorder(), nil) // no OnSecrets
-	s := acceptStream(t, streams)
-	s.subscribed(t)
-	s.respond(t, ClusterType, "c1", "1", mustAny(t, staticCluster("c")))
-	s.next(t) // ACK
-	s.respond(t, ListenerType, "l1", "2", mustAny(t, tlsListener(t, "inbound|8080", 8080, "default", "kubernetes://ns/a")))
-	s.next(t) // ACK
-	s.quiet(t, 100*time.Millisecond)
+	forEachProtocol(t, func(t *testing.T, p Protocol) {
+		verifyNoLeaks(t)
+		_, s := startScriptedClient(t, p, newRecorder()) // no OnSecrets
+		s.respond(t, ClusterType, "c1", "1", mustAny(t, staticCluster("c")))
+		s.next(t) // ACK
+		s.respond(t, ListenerType, "l1", "2", mustAny(t, tlsListener(t, "inbound|8080", 8080, "default", "kubernetes://ns/a")))
+		s.next(t) // ACK
+		s.quiet(t, 100*time.Millisecond)
+	})
 }

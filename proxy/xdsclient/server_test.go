@@ -31,44 +31,59 @@ import (
 
 const testNodeID = "web-0.default"
 
-// xdsServer is a go-control-plane ADS server with a snapshot cache in ADS
-// mode on a loopback port, recording every request it receives.
+// xdsServer is a go-control-plane ADS server, state of the world and delta,
+// with a snapshot cache in ADS mode on a loopback port, recording every
+// request it receives and every delta response it sends.
 type xdsServer struct {
 	addr  string
 	cache cachev3.SnapshotCache
 	grpc  *grpc.Server
 	done  chan struct{}
 
-	mu       sync.Mutex
-	requests []streamRequest
-}
-
-type streamRequest struct {
-	stream int64
-	req    *discoveryv3.DiscoveryRequest
+	mu             sync.Mutex
+	requests       []sentRequest
+	deltaResponses []*discoveryv3.DeltaDiscoveryResponse
+	deltaSubs      map[int64]deltaSubscriptions // by delta stream
 }
 
 // startServer serves ADS on addr ("127.0.0.1:0" for a fresh port) until the
 // test ends or stop is called.
-func startServer(t *testing.T, addr string) *xdsServer {
+func startServer(t testing.TB, addr string) *xdsServer {
 	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
 	s := &xdsServer{
-		addr:  lis.Addr().String(),
-		cache: cachev3.NewSnapshotCache(true, cachev3.IDHash{}, nil),
-		grpc:  grpc.NewServer(),
-		done:  make(chan struct{}),
+		addr:      lis.Addr().String(),
+		cache:     cachev3.NewSnapshotCache(true, cachev3.IDHash{}, nil),
+		grpc:      grpc.NewServer(),
+		done:      make(chan struct{}),
+		deltaSubs: map[int64]deltaSubscriptions{},
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	callbacks := serverv3.CallbackFuncs{
 		StreamRequestFunc: func(id int64, req *discoveryv3.DiscoveryRequest) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.requests = append(s.requests, streamRequest{stream: id, req: proto.CloneOf(req)})
+			s.requests = append(s.requests, sotwRequest(id, req))
 			return nil
+		},
+		StreamDeltaRequestFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			subs := s.deltaSubs[id]
+			if subs == nil {
+				subs = deltaSubscriptions{}
+				s.deltaSubs[id] = subs
+			}
+			s.requests = append(s.requests, subs.request(id, req))
+			return nil
+		},
+		StreamDeltaResponseFunc: func(_ int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.deltaResponses = append(s.deltaResponses, proto.CloneOf(resp))
 		},
 	}
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(s.grpc, serverv3.NewServer(ctx, s.cache, callbacks))
@@ -89,7 +104,7 @@ func (s *xdsServer) stop() {
 	<-s.done
 }
 
-func (s *xdsServer) setSnapshot(t *testing.T, snap *cachev3.Snapshot) {
+func (s *xdsServer) setSnapshot(t testing.TB, snap *cachev3.Snapshot) {
 	t.Helper()
 	if err := snap.Consistent(); err != nil {
 		t.Fatalf("inconsistent snapshot: %v", err)
@@ -100,22 +115,44 @@ func (s *xdsServer) setSnapshot(t *testing.T, snap *cachev3.Snapshot) {
 }
 
 // requestsOf returns the requests of one type, oldest first.
-func (s *xdsServer) requestsOf(typeURL string) []*discoveryv3.DiscoveryRequest {
+func (s *xdsServer) requestsOf(typeURL string) []sentRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*discoveryv3.DiscoveryRequest
+	var out []sentRequest
 	for _, r := range s.requests {
-		if r.req.GetTypeUrl() == typeURL {
-			out = append(out, r.req)
+		if r.typeURL == typeURL {
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// acked reports whether the server received an ACK of version for typeURL.
+// deltaResponsesOf returns the delta responses of one type, oldest first.
+func (s *xdsServer) deltaResponsesOf(typeURL string) []*discoveryv3.DeltaDiscoveryResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*discoveryv3.DeltaDiscoveryResponse
+	for _, r := range s.deltaResponses {
+		if r.GetTypeUrl() == typeURL {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// acked reports whether the server received an ACK of version for typeURL:
+// a SotW request naming it, or a delta request answering the nonce of a
+// response of that system version.
 func (s *xdsServer) acked(typeURL, version string) bool {
+	sent := map[string]string{} // delta nonce → version
+	for _, r := range s.deltaResponsesOf(typeURL) {
+		sent[r.GetNonce()] = r.GetSystemVersionInfo()
+	}
 	for _, r := range s.requestsOf(typeURL) {
-		if r.GetVersionInfo() == version && r.GetResponseNonce() != "" && r.GetErrorDetail() == nil {
+		if r.nonce == "" || r.detail != nil {
+			continue
+		}
+		if (!r.delta && r.version == version) || (r.delta && sent[r.nonce] == version) {
 			return true
 		}
 	}
@@ -123,10 +160,10 @@ func (s *xdsServer) acked(typeURL, version string) bool {
 }
 
 // nacks returns the NACKs received for typeURL.
-func (s *xdsServer) nacks(typeURL string) []*discoveryv3.DiscoveryRequest {
-	var out []*discoveryv3.DiscoveryRequest
+func (s *xdsServer) nacks(typeURL string) []sentRequest {
+	var out []sentRequest
 	for _, r := range s.requestsOf(typeURL) {
-		if r.GetErrorDetail() != nil {
+		if r.detail != nil {
 			out = append(out, r)
 		}
 	}
@@ -138,13 +175,13 @@ func (s *xdsServer) nacks(typeURL string) []*discoveryv3.DiscoveryRequest {
 func (s *xdsServer) edsSubscriptions() [][]string { return s.subscriptions(EndpointType) }
 
 // subscriptions returns the successive resource-name sets requested for
-// typeURL, with consecutive duplicates removed.
+// typeURL (for delta, the subscription each request leaves), with
+// consecutive duplicates removed.
 func (s *xdsServer) subscriptions(typeURL string) [][]string {
 	var out [][]string
 	for _, r := range s.requestsOf(typeURL) {
-		names := r.GetResourceNames()
-		if len(out) == 0 || !slices.Equal(out[len(out)-1], names) {
-			out = append(out, names)
+		if len(out) == 0 || !slices.Equal(out[len(out)-1], r.names) {
+			out = append(out, r.names)
 		}
 	}
 	return out
@@ -152,15 +189,15 @@ func (s *xdsServer) subscriptions(typeURL string) [][]string {
 
 // dial returns an insecure client connection to addr with a short gRPC
 // reconnect backoff, closed when the test ends.
-func dial(t *testing.T, addr string) *grpc.ClientConn {
+func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr,
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           grpcbackoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 100 * time.Millisecond},
 			MinConnectTimeout: time.Second,
 		}),
-	)
+	}, opts...)...)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -172,19 +209,26 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 	return conn
 }
 
-// startClient runs a Client on conn until the test ends and checks that Run
-// then returns nil.
-func startClient(t *testing.T, conn grpc.ClientConnInterface, h Handler, reg prometheus.Registerer) *Client {
+// startClient runs a Client speaking p on conn until the test ends and
+// checks that Run then returns nil.
+func startClient(t testing.TB, p Protocol, conn grpc.ClientConnInterface, h Handler, reg prometheus.Registerer) *Client {
 	t.Helper()
-	c := New(Config{
+	return startClientWith(t, Config{
 		Conn:           conn,
 		Node:           &corev3.Node{Id: testNodeID, Cluster: "web"},
 		Handler:        h,
+		Protocol:       p,
 		Logger:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		InitialBackoff: 10 * time.Millisecond,
 		MaxBackoff:     200 * time.Millisecond,
 		Registerer:     reg,
 	})
+}
+
+// startClientWith is startClient with a Config of the test's own.
+func startClientWith(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c := New(cfg)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -198,7 +242,7 @@ func startClient(t *testing.T, conn grpc.ClientConnInterface, h Handler, reg pro
 }
 
 // eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -368,7 +412,7 @@ type resources struct {
 	routes    []*routev3.RouteConfiguration
 }
 
-func snapshot(t *testing.T, version string, r resources) *cachev3.Snapshot {
+func snapshot(t testing.TB, version string, r resources) *cachev3.Snapshot {
 	t.Helper()
 	m := map[resourcev3.Type][]types.Resource{}
 	for _, c := range r.clusters {
