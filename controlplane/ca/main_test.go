@@ -43,7 +43,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newAuthority(t *testing.T, now func() time.Time) *ca.Authority {
+func newAuthority(t testing.TB, now func() time.Time) *ca.Authority {
 	t.Helper()
 	a, err := ca.LoadOrCreate(t.TempDir(), td, now)
 	if err != nil {
@@ -52,12 +52,12 @@ func newAuthority(t *testing.T, now func() time.Time) *ca.Authority {
 	return a
 }
 
-func workloadID(t *testing.T, ns, sa string) spiffeid.ID {
+func workloadID(t testing.TB, ns, sa string) spiffeid.ID {
 	t.Helper()
 	return spiffeid.RequireFromSegments(td, "ns", ns, "sa", sa)
 }
 
-func p256Key(t *testing.T) *ecdsa.PrivateKey {
+func p256Key(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
