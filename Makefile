@@ -62,6 +62,17 @@ e2e-images: ## Build the e2e cluster's pause, test-app, MetalLB (controller, spe
 demo: build ## Run the whole mesh on this machine and print a report (no cluster, no root).
 	$(BIN)/weftctl demo --bin-dir $(BIN)
 
+.PHONY: fuzz
+FUZZTIME ?= 30s
+fuzz: ## Run every Go fuzz test (func Fuzz*) for FUZZTIME each (default 30s; not part of make test, whose runs replay their seeds). A failure's input lands in the package's testdata/fuzz/.
+	@grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do \
+	  dir=$$(dirname "$$file"); \
+	  for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$file"); do \
+	    echo "fuzz: $$dir $$fn ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) "$$dir" || exit 1; \
+	  done; \
+	done
+
 .PHONY: bench
 bench: export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 bench: build envtest ## Compare Weft with no proxy, nginx and HAProxy (installs them; ~8 min), then the xDS server with 1,000 proxies, fed directly and through a real API server, then the proxy's xDS bytes per endpoint change, SotW and delta (see docs/performance.md).
