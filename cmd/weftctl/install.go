@@ -24,6 +24,7 @@ type installFlags struct {
 	dryRun      bool
 	valueFiles  []string
 	sets        []string
+	setStrings  []string
 	wait        bool
 	timeout     time.Duration
 	releaseName string
@@ -60,7 +61,8 @@ Values are the chart's (install/helm/weft/values.yaml): -f FILE and
 	fl.StringVar(&f.kube.context, "context", "", "kubeconfig context (default: the current one)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the YAML instead of applying it (no cluster needed)")
 	fl.StringArrayVarP(&f.valueFiles, "values", "f", nil, "values file (YAML) over the chart's values.yaml; repeatable")
-	fl.StringArrayVar(&f.sets, "set", nil, "a value: key=value, a.b=c, several comma-separated; repeatable, after -f")
+	fl.StringArrayVar(&f.sets, "set", nil, "a value: key=value, a.b=c, several comma-separated; repeatable, after -f (a value that looks like a number or boolean becomes one)")
+	fl.StringArrayVar(&f.setStrings, "set-string", nil, "as --set, but the value stays a string (an image tag such as 3547958); after --set")
 	fl.BoolVar(&f.wait, "wait", true, "wait until the control plane Deployment is available")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the CRDs and the control plane")
 	fl.StringVar(&f.releaseName, "release-name", helm.ReleaseName, "release name (app.kubernetes.io/instance)")
@@ -80,7 +82,7 @@ func dryRunAPIVersions() []string {
 }
 
 func runInstall(ctx context.Context, s streams, f installFlags) error {
-	values, err := helm.ParseValues(installValues(), f.valueFiles, f.sets)
+	values, err := helm.ParseValues(installValues(), helm.ValueFlags{Files: f.valueFiles, Sets: f.sets, SetStrings: f.setStrings})
 	if err != nil {
 		return &usageError{err}
 	}

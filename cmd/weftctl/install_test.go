@@ -49,6 +49,15 @@ func TestInstallDryRunIsCommitted(t *testing.T) {
 	}
 }
 
+// TestInstallSetString: --set-string keeps a value that looks like a
+// number a string (an image tag made of a commit's digits).
+func TestInstallSetString(t *testing.T) {
+	code, out := weftctl(t, "install", "--dry-run", "--set-string", "images.tag=3547958")
+	if code != 0 || !strings.Contains(out, "weft-proxy:3547958") {
+		t.Fatalf("weftctl install --dry-run --set-string images.tag=3547958: exit %d; the proxy image is not tagged 3547958:\n%.2000s", code, out)
+	}
+}
+
 // TestInstallBadInput: what the user sees for a command line or values
 // install cannot use; no cluster is needed to refuse them.
 func TestInstallBadInput(t *testing.T) {
@@ -62,6 +71,10 @@ func TestInstallBadInput(t *testing.T) {
 		{[]string{"install", "--dry-run", "-f", filepath.Join(dir, "missing.yaml")}, 2, "missing.yaml"},
 		{[]string{"install", "--dry-run", "--set", "cni.enable=true"}, 1, "enable"},
 		{[]string{"install", "--dry-run", "--set", "controlPlane.replicas=zero"}, 1, "replicas"},
+		// --set reads an all-digit tag as a number, which the schema
+		// refuses; the message says what to use instead.
+		{[]string{"install", "--dry-run", "--set", "images.tag=3547958"}, 1, "with --set-string"},
+		{[]string{"install", "--dry-run", "--set-string", "noequals"}, 2, `--set-string "noequals"`},
 		{[]string{"install", "--timeout", "0s"}, 2, "--timeout 0s: must be positive"},
 		{[]string{"install", "extra"}, 2, `unknown command "extra"`},
 		{[]string{"uninstall", "--timeout", "-1s"}, 2, "must be positive"},

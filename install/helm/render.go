@@ -92,7 +92,7 @@ func Render(opts Options) ([]Object, error) {
 		Name: release, Namespace: Namespace, Revision: 1, IsInstall: !opts.Upgrade, IsUpgrade: opts.Upgrade,
 	}, caps)
 	if err != nil {
-		return nil, fmt.Errorf("chart values: %w", err)
+		return nil, fmt.Errorf("chart values: %w%s", err, typeHint(err))
 	}
 	if r, ok := vals["Release"].(map[string]any); ok {
 		r["Service"] = ManagedBy

@@ -208,7 +208,11 @@ func TestParseValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := map[string]any{"namespace": map[string]any{"create": true}, "cni": map[string]any{"confDir": "/c"}}
-	got, err := helm.ParseValues(base, []string{file}, []string{"controlPlane.replicas=5,cni.enabled=false"})
+	got, err := helm.ParseValues(base, helm.ValueFlags{
+		Files:      []string{file},
+		Sets:       []string{"controlPlane.replicas=5,cni.enabled=false,images.tag=3547958"},
+		SetStrings: []string{"images.registry=1e10"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +223,20 @@ func TestParseValues(t *testing.T) {
 	if r := got["controlPlane"].(map[string]any)["replicas"]; r != int64(5) {
 		t.Errorf("controlPlane.replicas = %v (%T), want 5", r, r)
 	}
+	images := got["images"].(map[string]any)
+	if images["tag"] != int64(3547958) || images["registry"] != "1e10" {
+		t.Errorf("images = %#v, want tag the number 3547958 (--set, as helm) and registry the string 1e10 (--set-string)", images)
+	}
 	if _, ok := base["controlPlane"]; ok {
 		t.Error("ParseValues modified base")
 	}
-	for _, bad := range []struct{ files, sets []string }{
-		{files: []string{filepath.Join(dir, "missing.yaml")}},
-		{sets: []string{"noequals"}},
+	for _, bad := range []helm.ValueFlags{
+		{Files: []string{filepath.Join(dir, "missing.yaml")}},
+		{Sets: []string{"noequals"}},
+		{SetStrings: []string{"noequals"}},
 	} {
-		if _, err := helm.ParseValues(nil, bad.files, bad.sets); err == nil {
-			t.Errorf("ParseValues(%v, %v) succeeded, want an error", bad.files, bad.sets)
+		if _, err := helm.ParseValues(nil, bad); err == nil {
+			t.Errorf("ParseValues(%+v) succeeded, want an error", bad)
 		}
 	}
 }

@@ -3,17 +3,30 @@ package helm
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/strvals"
 	"sigs.k8s.io/yaml"
 )
 
+// ValueFlags are helm's value flags.
+type ValueFlags struct {
+	Files []string // -f: YAML files
+	// Sets are --set: key=value, a.b=c, list[0]=x, several
+	// comma-separated; a value that looks like a number or a boolean
+	// becomes one.
+	Sets []string
+	// SetStrings are --set-string: as Sets, but every value stays a
+	// string (an image tag 3547958 or 1e10).
+	SetStrings []string
+}
+
 // ParseValues merges values as helm does: base, then each file in order,
-// then each --set (key=value, a.b=c, list[0]=x; several comma-separated),
-// a later one replacing an earlier one key by key. Base is not modified.
-func ParseValues(base map[string]any, files, sets []string) (map[string]any, error) {
+// then each --set, then each --set-string, a later one replacing an
+// earlier one key by key. Base is not modified.
+func ParseValues(base map[string]any, f ValueFlags) (map[string]any, error) {
 	out := mergeValues(map[string]any{}, base)
-	for _, f := range files {
+	for _, f := range f.Files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("values file: %w", err)
@@ -24,9 +37,14 @@ func ParseValues(base map[string]any, files, sets []string) (map[string]any, err
 		}
 		out = mergeValues(out, m)
 	}
-	for _, s := range sets {
+	for _, s := range f.Sets {
 		if err := strvals.ParseInto(s, out); err != nil {
 			return nil, fmt.Errorf("--set %q: %w", s, err)
+		}
+	}
+	for _, s := range f.SetStrings {
+		if err := strvals.ParseIntoString(s, out); err != nil {
+			return nil, fmt.Errorf("--set-string %q: %w", s, err)
 		}
 	}
 	return out, nil
@@ -47,4 +65,14 @@ func mergeValues(dst, src map[string]any) map[string]any {
 		dst[k] = v
 	}
 	return dst
+}
+
+// typeHint is what to add to a schema error that a --set value's type
+// likely caused: --set reads 3547958 as a number and true as a boolean.
+func typeHint(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "want string") && (strings.Contains(msg, "got number") || strings.Contains(msg, "got boolean")) {
+		return "(--set turns a value that looks like a number or a boolean into one: give strings such as image tags with --set-string)"
+	}
+	return ""
 }

@@ -156,7 +156,7 @@ func installWeft(ctx context.Context, kubeconfig string, set ...string) error {
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(env.bin, "weftctl"), "install",
 		"--kubeconfig", kubeconfig,
-		"--set", "images.tag="+version,
+		"--set-string", "images.tag="+version, // a commit such as 3547958 is no number
 		"--set", "images.pullPolicy=Never",
 		"--set", "controlPlane.replicas=1",
 		"--set", "controlPlane.accessLog=true", // TestMeshedClientToClusterIP reads a sidecar's
