@@ -72,7 +72,11 @@ func mergeValues(dst, src map[string]any) map[string]any {
 func typeHint(err error) string {
 	msg := err.Error()
 	if strings.Contains(msg, "want string") && (strings.Contains(msg, "got number") || strings.Contains(msg, "got boolean")) {
-		return "(--set turns a value that looks like a number or a boolean into one: give strings such as image tags with --set-string)"
+		hint := "(--set turns a value that looks like a number or a boolean into one: give strings such as image tags with --set-string)"
+		if !strings.HasSuffix(msg, "\n") {
+			hint = "\n" + hint
+		}
+		return hint
 	}
 	return ""
 }
