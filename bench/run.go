@@ -184,7 +184,7 @@ func check(ctx context.Context, s *setup) error {
 func (r *runner) add(s Sample) {
 	r.report.Samples = append(r.report.Samples, s)
 	var parts []string
-	for _, k := range []string{MetricP50, MetricP99, MetricKnee, MetricConnRate, MetricBulk, MetricIdleSmall, MetricIdleMany} {
+	for _, k := range []string{MetricP50, MetricP99, MetricKnee, MetricConnRate, MetricBulk, MetricIdleSmall, MetricIdlePrivate, MetricIdleMany} {
 		if v, ok := s.Values[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%.3f", k, v))
 		}
@@ -204,15 +204,22 @@ func (r *runner) add(s Sample) {
 	fmt.Fprintln(r.cfg.Out, line)
 }
 
-// idle records each proxy set-up's client-side RSS before any load.
+// idle records each proxy set-up's client-side RSS before any load, and
+// its private part (RssAnon: heap, stacks; not the mapped binary).
 func (r *runner) idle(_ context.Context) {
 	for _, s := range r.setups {
 		if s.client == nil {
 			continue
 		}
-		if rss, err := memMB(s.client.Pid(), "VmRSS"); err == nil {
-			r.add(Sample{Workload: WorkloadIdle, Setup: s.name, Rep: 1, Values: map[string]float64{MetricIdleSmall: rss}})
+		rss, err := memMB(s.client.Pid(), "VmRSS")
+		if err != nil {
+			continue
 		}
+		values := map[string]float64{MetricIdleSmall: rss}
+		if anon, err := memMB(s.client.Pid(), "RssAnon"); err == nil {
+			values[MetricIdlePrivate] = anon
+		}
+		r.add(Sample{Workload: WorkloadIdle, Setup: s.name, Rep: 1, Values: values})
 	}
 }
 
@@ -427,6 +434,7 @@ func Sections(cfg Config) []Section {
 		Section{WorkloadBulk, "bulk, one TCP connection", []Row{{MetricBulk, "throughput", "MB/s", 1, 0}}},
 		Section{WorkloadIdle, "idle sidecar", []Row{
 			{MetricIdleSmall, "RSS, small config", "MB", 1, 1},
+			{MetricIdlePrivate, "private RSS (RssAnon), small config", "MB", 1, 1},
 			{MetricIdleMany, fmt.Sprintf("RSS, %d services", cfg.ManyServices), "MB", 1, 1},
 		}},
 	)

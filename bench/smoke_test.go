@@ -75,6 +75,10 @@ func TestSmoke(t *testing.T) {
 	if got := report.Summary.Get(WorkloadIdle, MetricIdleMany, SetupWeft); !(got > 0) {
 		t.Errorf("idle RSS with %d services = %v", cfg.ManyServices, got)
 	}
+	rss, private := report.Summary.Get(WorkloadIdle, MetricIdleSmall, SetupWeft), report.Summary.Get(WorkloadIdle, MetricIdlePrivate, SetupWeft)
+	if !(private > 0 && private < rss) {
+		t.Errorf("idle private RSS %v, RSS %v: want 0 < private < RSS", private, rss)
+	}
 	if !strings.Contains(out.String(), "| workload | figure | direct | weft |") {
 		t.Errorf("no table in the output:\n%s", out.String())
 	}

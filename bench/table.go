@@ -41,7 +41,11 @@ const (
 	MetricConnCPU   = "cpu_server_ms_per_conn"
 	MetricBulk      = "mb_per_s"
 	MetricIdleSmall = "idle_rss_small_mb"
-	MetricIdleMany  = "idle_rss_many_mb"
+	// MetricIdlePrivate is the idle RSS less its file-backed pages (the
+	// binary's and shared libraries' pages in the page cache, shared with
+	// every process mapping them): what one more sidecar costs.
+	MetricIdlePrivate = "idle_private_small_mb"
+	MetricIdleMany    = "idle_rss_many_mb"
 )
 
 // LatencyRows are the rows of a constant-rate workload.
