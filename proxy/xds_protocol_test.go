@@ -56,10 +56,12 @@ func TestXDSProtocolAgainstControlPlane(t *testing.T) {
 				}
 				return false
 			})
+			// Ready needs clusters and listeners; the assignment, asked
+			// for once the clusters are in, may come a moment later.
+			waitUntil(t, "the backend's assignment", func() bool {
+				return p.xds.Load().Status().Types[xdsclient.EndpointType].Accepted
+			})
 			before := p.xds.Load().Status().Types
-			if !before[xdsclient.EndpointType].Accepted {
-				t.Fatalf("xDS status %+v, want the backend's assignment accepted", before)
-			}
 
 			writeMesh(t, dir, port, "192.0.2.11") // the backend moves
 			waitUntil(t, "the new assignment", func() bool {
