@@ -38,6 +38,12 @@ type http1Conn struct {
 	l *Listener
 	// idle is true while waiting for the next request head.
 	idle bool
+	// begun is true once a request has begun to arrive: until then a
+	// retired listener's connection is not ended, since its client may
+	// already have sent the request it connected for (a connection
+	// accepted just before a listener update is served once, with
+	// Connection: close, rather than closed unanswered).
+	begun bool
 }
 
 // add registers hc; false once Shutdown has begun.
@@ -68,18 +74,22 @@ func (s *http1Conns) setIdle(hc *http1Conn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hc.idle = idle
+	if !idle {
+		hc.begun = true
+	}
 	// A retired listener's connection ends before its next request, but a
-	// request that has begun to arrive is served.
-	return !s.closing && (!idle || !hc.l.retired.Load())
+	// request that has begun to arrive is served, and so is the first.
+	return !s.closing && (!idle || !hc.begun || !hc.l.retired.Load())
 }
 
-// interruptIdle ends the idle connections served under l, now retired;
-// busy ones end after their response (setIdle).
+// interruptIdle ends the idle connections served under l, now retired,
+// that have served a request; busy ones end after their response, and new
+// ones after their first (setIdle).
 func (s *http1Conns) interruptIdle(l *Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for hc := range s.conns {
-		if hc.l == l && hc.idle {
+		if hc.l == l && hc.idle && hc.begun {
 			_ = hc.c.SetReadDeadline(time.Now())
 		}
 	}

@@ -253,8 +253,11 @@ func (p *Proxy) serverFor(l *Listener) *server {
 // listener whose configuration changed: HTTP/2 connections get GOAWAY,
 // HTTP/1 ones close once idle or after their current response (which says
 // Connection: close). Requests in flight finish under l; clients send the
-// next ones on new connections, which get the new configuration. Call it
-// when l is replaced; ServeConn refuses l from then on.
+// next ones on new connections, which get the new configuration. An
+// HTTP/1 connection that has not begun its first request is served that
+// one (its client may have sent it before the update), with Connection:
+// close. Call it when l is replaced; ServeConn refuses HTTP/2 connections
+// of l from then on.
 func (p *Proxy) Retire(l *Listener) {
 	if l.retired.Swap(true) {
 		return
