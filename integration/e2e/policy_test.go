@@ -159,9 +159,21 @@ spec:
 		t.Fatalf("2,000 requests: %+v", r)
 	}
 	if r.OK != r.Requests {
-		// What the client's sidecar said of them, to find out why.
-		t.Logf("transport errors among 2,000 requests: %v; the client's sidecar logged:\n%s",
-			r.Errors, lastLines(podLogs(t, "e2e-split", "job=split", "weft-proxy"), 40))
+		// What the client's sidecar said of them, to find out why: how
+		// many requests it logged (one line each, access log on), and
+		// every line but those of answered requests.
+		logs := podLogs(t, "e2e-split", "job=split", "weft-proxy")
+		answered, other := 0, []string{}
+		for line := range strings.Lines(logs) {
+			switch {
+			case strings.Contains(line, `"response_code":200`):
+				answered++
+			case len(other) < 40:
+				other = append(other, strings.TrimSpace(line))
+			}
+		}
+		t.Logf("transport errors among 2,000 requests: %v; the client's sidecar logged %d answered requests, and:\n%s",
+			r.Errors, answered, strings.Join(other, "\n"))
 	}
 	if share := float64(v2) / float64(r.OK); share < 0.05 || share > 0.15 {
 		t.Errorf("v2 got %.1f%% of %d requests (v1 %d, v2 %d), want 10%% ± 5", share*100, r.OK, v1, v2)
